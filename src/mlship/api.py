@@ -1,0 +1,183 @@
+"""The library's face: every command of the ``mlship`` CLI is one call here.
+
+Functions return data and print nothing. Heavy libraries (scikit-learn, pandas) are
+imported only when a model really has to be trained, so a cache hit stays fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from mlship.cache import LINEAGE_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, Cache, CacheEntry
+from mlship.errors import SpecError
+from mlship.fingerprint import Fingerprint, fingerprint
+from mlship.files import atomic_write_json
+from mlship.gates import GateResult, check_absolute
+from mlship.gitinfo import head_commit, is_dirty
+from mlship.metrics import CATALOGUE
+from mlship.project import Project
+from mlship.spec import Spec, load_spec
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    name: str
+    task: str
+    fingerprint: str
+    #: True when the model came from the cache and nothing was trained.
+    cache_hit: bool
+    primary_metric: str
+    metrics: dict[str, float]
+    unavailable: dict[str, str]
+    rows: dict[str, int]
+    performance: dict[str, float]
+    gates: list[GateResult]
+    warnings: list[str] = field(default_factory=list)
+    entry: Path | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(gate.passed for gate in self.gates)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "task": self.task,
+            "passed": self.passed,
+            "fingerprint": self.fingerprint,
+            "cache_hit": self.cache_hit,
+            "primary_metric": self.primary_metric,
+            "metrics": self.metrics,
+            "unavailable": self.unavailable,
+            "rows": self.rows,
+            "performance": self.performance,
+            "gates": [gate.to_dict() for gate in self.gates],
+            "warnings": self.warnings,
+            "cache_entry": str(self.entry) if self.entry else None,
+        }
+
+
+def model_names(project: Project | None = None) -> list[str]:
+    return (project or Project.find()).model_names()
+
+
+def load(model: str, project: Project | None = None) -> Spec:
+    """The validated spec of a model given by name or folder."""
+    return load_spec((project or Project.find()).model_dir(model))
+
+
+def validate(models: Sequence[str] = (), project: Project | None = None) -> list[Spec]:
+    """Validate the specs of ``models`` (default: every model), estimator and params included.
+
+    Problems of every model are gathered into one :class:`SpecError`.
+    """
+    from mlship.training import check_model
+
+    project = project or Project.find()
+    specs, problems = [], []
+    for model in models or project.model_names():
+        try:
+            spec = load(model, project)
+            check_model(spec)
+            specs.append(spec)
+        except SpecError as error:
+            problems += error.problems
+    if problems:
+        raise SpecError(problems)
+    return specs
+
+
+def train(model: str, project: Project | None = None, use_cache: bool = True) -> TrainResult:
+    """Train and evaluate a model at the working tree, or load it from the cache by fingerprint."""
+    project = project or Project.find()
+    spec = load(model, project)
+    fp = fingerprint(spec)
+    cache = Cache(project.cache_dir)
+    entry = cache.get(fp.value) if use_cache else None
+    cache_hit = entry is not None
+    if entry is None:
+        entry = _train_into_cache(spec, fp, cache)
+    return _result(spec, entry, cache_hit)
+
+
+def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
+    import cloudpickle
+
+    from mlship.data import load_dataset
+    from mlship.evaluation import evaluate
+    from mlship.training import build_estimator, fit
+
+    started = time.perf_counter()
+    estimator, entrypoint_module = build_estimator(spec)
+    dataset = load_dataset(spec)
+    loaded = time.perf_counter()
+    trained = fit(spec, estimator, dataset)
+    scores = evaluate(spec, trained.model, dataset)
+    evaluated = time.perf_counter()
+
+    with cache.new_entry(fp.value) as staging:
+        if entrypoint_module is not None:
+            cloudpickle.register_pickle_by_value(entrypoint_module)
+        with open(staging / MODEL_FILE, "wb") as stream:
+            cloudpickle.dump(trained.model, stream)
+        scores.predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
+        atomic_write_json(staging / METRICS_FILE, {
+            "model": spec.name,
+            "task": spec.task,
+            "fingerprint": fp.value,
+            "primary_metric": spec.primary_metric,
+            "metrics": scores.metrics,
+            "unavailable": scores.unavailable,
+            "higher_is_better": {m: CATALOGUE[m].higher_is_better for m in spec.metrics},
+            "rows": {"train": len(dataset.X_train), "test": len(dataset.X_test)},
+            "performance": {
+                "fit_seconds": trained.fit_seconds,
+                "predict_seconds_per_row": scores.predict_seconds_per_row,
+                "model_bytes": (staging / MODEL_FILE).stat().st_size,
+            },
+        })
+        atomic_write_json(staging / LINEAGE_FILE, {
+            "model": spec.name,
+            "fingerprint": fp.value,
+            "fingerprint_parts": fp.parts,
+            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "git": {"commit": head_commit(spec.dir), "dirty": is_dirty(spec.dir, [spec.dir, *spec.data_files()])},
+            "data": {"digests": fp.parts["data"], "train_rows": len(dataset.X_train),
+                     "test_rows": len(dataset.X_test), "features": list(dataset.X_train.columns),
+                     "categorical": dataset.categorical},
+            "versions": fp.parts["versions"],
+            "platform": platform.platform(),
+            "timings": {
+                "load_seconds": loaded - started,
+                "fit_seconds": trained.fit_seconds,
+                "evaluate_seconds": evaluated - loaded - trained.fit_seconds,
+                "total_seconds": time.perf_counter() - started,
+            },
+            "warnings": trained.warnings,
+        })
+    entry = cache.get(fp.value)
+    assert entry is not None, "the entry was just installed"
+    return entry
+
+
+def _result(spec: Spec, entry: CacheEntry, cache_hit: bool) -> TrainResult:
+    document, lineage = entry.metrics(), entry.lineage()
+    return TrainResult(
+        name=spec.name,
+        task=spec.task,
+        fingerprint=entry.fingerprint,
+        cache_hit=cache_hit,
+        primary_metric=document["primary_metric"],
+        metrics=document["metrics"],
+        unavailable=document["unavailable"],
+        rows=document["rows"],
+        performance=document["performance"],
+        gates=check_absolute(spec.config.gates, document["metrics"], document["unavailable"]),
+        warnings=lineage.get("warnings", []),
+        entry=entry.path,
+    )

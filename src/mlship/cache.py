@@ -1,0 +1,101 @@
+"""The project-local cache of trained models, one folder per fingerprint.
+
+An entry is written in a staging folder and renamed into place in one step, so a
+folder named by a fingerprint is always complete: an interrupted run leaves at most a
+staging folder, which is never read and is swept away later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+MODEL_FILE = "model.pkl"
+METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.parquet"
+LINEAGE_FILE = "lineage.json"
+ENTRY_FILES = (MODEL_FILE, METRICS_FILE, PREDICTIONS_FILE, LINEAGE_FILE)
+
+STAGING_PREFIX = ".staging-"
+STALE_STAGING_SECONDS = 24 * 3600
+
+
+class CacheEntry:
+    def __init__(self, path: Path):
+        self.path = path
+
+    @property
+    def fingerprint(self) -> str:
+        return self.path.name
+
+    def metrics(self) -> dict[str, Any]:
+        return json.loads((self.path / METRICS_FILE).read_text())
+
+    def lineage(self) -> dict[str, Any]:
+        return json.loads((self.path / LINEAGE_FILE).read_text())
+
+    def load_model(self) -> Any:
+        import cloudpickle
+
+        with open(self.path / MODEL_FILE, "rb") as stream:
+            return cloudpickle.load(stream)
+
+    def predictions(self) -> Any:
+        """The held-out predictions as a DataFrame: ``row``, ``y_true``, ``y_pred`` and ``proba:<class>``."""
+        import pandas as pd
+
+        return pd.read_parquet(self.path / PREDICTIONS_FILE)
+
+
+class Cache:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def get(self, fingerprint: str) -> CacheEntry | None:
+        path = self.root / fingerprint
+        return CacheEntry(path) if all((path / name).is_file() for name in ENTRY_FILES) else None
+
+    @contextmanager
+    def new_entry(self, fingerprint: str) -> Iterator[Path]:
+        """Yield an empty staging folder; when the block succeeds, it becomes the entry for ``fingerprint``.
+
+        An existing entry for the same fingerprint (a forced retrain) is replaced.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._sweep_stale_staging()
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{fingerprint[:12]}-", dir=self.root))
+        try:
+            yield staging
+            missing = [name for name in ENTRY_FILES if not (staging / name).is_file()]
+            if missing:
+                raise RuntimeError(f"cache entry is missing {missing}")
+            self._install(staging, self.root / fingerprint)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _install(self, staging: Path, final: Path) -> None:
+        if final.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}retired-", dir=self.root))
+            os.rename(final, retired / final.name)
+            shutil.rmtree(retired, ignore_errors=True)
+        try:
+            os.rename(staging, final)
+        except OSError:
+            if not final.is_dir():
+                raise
+            # Another run installed the same fingerprint first: its entry is equivalent.
+
+    def _sweep_stale_staging(self) -> None:
+        cutoff = time.time() - STALE_STAGING_SECONDS
+        for folder in self.root.glob(f"{STAGING_PREFIX}*"):
+            try:
+                if folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except FileNotFoundError:
+                pass

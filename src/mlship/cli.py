@@ -1,0 +1,119 @@
+"""The ``mlship`` command: parses arguments, makes one library call, renders the result.
+
+Only click and the light error module are imported at start; everything else is
+imported inside the command that needs it, so ``mlship --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from mlship import __version__
+from mlship.errors import MlshipError, SpecError
+
+EXIT_GATE_FAILED = 1
+
+
+class _Group(click.Group):
+    """Catches :class:`MlshipError` once for every command: message on stderr, exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MlshipError as error:
+            if ctx.params.get("traceback"):
+                raise
+            problems = error.problems if isinstance(error, SpecError) else [error]
+            for problem in problems:
+                click.secho(f"error: {problem}", fg="red", err=True)
+            ctx.exit(error.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlship")
+@click.option("--traceback", is_flag=True, help="Show the full traceback of an error, for bug reports.")
+@click.option("-C", "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Project folder. Default: the nearest folder at or above the current one holding models/.")
+@click.pass_context
+def cli(ctx: click.Context, traceback: bool, project_dir: Path | None) -> None:
+    """GitOps CI/CD for machine-learning models.
+
+    Models live in models/<name>/model.yaml. Exit codes: 0 ok, 1 a gate failed,
+    2 bad input or configuration.
+    """
+    ctx.obj = project_dir
+
+
+def _project(ctx: click.Context):
+    from mlship.project import Project
+
+    return Project.find(ctx.obj)
+
+
+def _models(ctx: click.Context, models: tuple[str, ...]) -> list[str]:
+    names = list(models) or _project(ctx).model_names()
+    if not names:
+        raise MlshipError(f"no models found under {_project(ctx).models_dir}: "
+                          "create models/<name>/model.yaml (see the README)")
+    return names
+
+
+@cli.command()
+@click.argument("models", nargs=-1)
+@click.pass_context
+def validate(ctx: click.Context, models: tuple[str, ...]) -> None:
+    """Check model specs: schema, data source, metrics, gates, estimator and params.
+
+    MODELS are names under models/ or folder paths; default: every model.
+
+    Example: mlship validate churn
+    """
+    from mlship import api, ui
+
+    for spec in api.validate(_models(ctx, models), _project(ctx)):
+        click.echo(ui.validated(spec))
+
+
+@cli.command()
+@click.argument("models", nargs=-1)
+@click.option("--no-cache", is_flag=True, help="Train even when the cache holds this fingerprint (the entry is replaced).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the summary.")
+@click.pass_context
+def train(ctx: click.Context, models: tuple[str, ...], no_cache: bool, as_json: bool) -> None:
+    """Train and evaluate models at the working tree; check their gates.
+
+    A model whose fingerprint (spec, data, code, library versions) is cached is not
+    trained again. MODELS are names or folders; default: every model. Exits 1 when a
+    gate fails.
+
+    Example: mlship train churn --no-cache
+    """
+    from mlship import api, ui
+
+    project, names = _project(ctx), _models(ctx, models)
+    for name in names:
+        api.load(name, project)
+    results = []
+    for name in names:
+        result = api.train(name, project, use_cache=not no_cache)
+        results.append(result)
+        if not as_json:
+            click.echo(ui.train_summary(result))
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        click.echo(ui.train_footer(results))
+    if not all(r.passed for r in results):
+        ctx.exit(EXIT_GATE_FAILED)
+
+
+def main() -> None:
+    cli(prog_name="mlship")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,339 @@
+"""Model specs: ``models/<name>/model.yaml``, parsed and validated.
+
+The schema is a set of strict pydantic models. YAML is composed into nodes first, so
+every problem, whether pydantic's or one of the semantic checks below, is reported
+with the file, the line and the dotted field, and says what is allowed.
+
+Validation here needs no scikit-learn: checks that import the estimator live in
+:func:`mlship.training.check_model`, which runs only when a model is about to train.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlship.errors import Location, Problem, SpecError, did_you_mean
+from mlship.metrics import CATALOGUE, DEFAULT_METRICS, metrics_for
+
+SPEC_FILE = "model.yaml"
+
+#: scikit-learn's bundled datasets (no download needed) and the task each suits.
+SKLEARN_DATASETS = {
+    "breast_cancer": "classification",
+    "digits": "classification",
+    "iris": "classification",
+    "wine": "classification",
+    "diabetes": "regression",
+}
+
+#: GTO's artifact-name pattern, so that every model name is a valid registry name.
+MODEL_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+ESTIMATOR_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+ENTRYPOINT_RE = re.compile(r"^(?P<file>[^:]+\.py):(?P<function>[A-Za-z_]\w*)$")
+
+Task = Literal["classification", "regression"]
+MetricName = Literal[tuple(CATALOGUE)]  # type: ignore[valid-type]
+SklearnDataset = Literal[tuple(SKLEARN_DATASETS)]  # type: ignore[valid-type]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Split(_Section):
+    test_size: float = Field(0.25, gt=0, lt=1)
+    seed: int = 0
+    stratify: bool = True
+
+
+class Data(_Section):
+    path: str | None = None
+    sklearn: SklearnDataset | None = None
+    test_path: str | None = None
+    target: str | None = None
+    features: list[str] | None = None
+    categorical: list[str] = []
+    split: Split = Split()
+
+
+class ModelConfig(_Section):
+    estimator: str | None = None
+    entrypoint: str | None = None
+    params: dict[str, Any] = {}
+    preprocess: bool = True
+
+
+class Evaluation(_Section):
+    metrics: list[MetricName] = []
+    slices: list[str] = []
+    positive_class: str | int | bool | None = None
+
+
+class Gate(_Section):
+    min: float | None = None
+    max: float | None = None
+
+
+class ModelSpec(_Section):
+    description: str = ""
+    task: Task
+    data: Data
+    model: ModelConfig
+    evaluation: Evaluation = Evaluation()
+    gates: dict[MetricName, Gate] = {}
+    version: str | None = None
+
+
+FieldPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec, with the folder it lives in and the line of every field."""
+
+    name: str
+    dir: Path
+    config: ModelSpec
+    lines: dict[FieldPath, int]
+
+    @property
+    def file(self) -> Path:
+        return self.dir / SPEC_FILE
+
+    def location(self, *field: str | int) -> Location:
+        """The location of ``field``, or of its nearest parent written in the file."""
+        return Location(self.file, _line_of(self.lines, field), _dotted(field))
+
+    @property
+    def task(self) -> str:
+        return self.config.task
+
+    @property
+    def target(self) -> str:
+        return self.config.data.target or "target"
+
+    @property
+    def metrics(self) -> list[str]:
+        """The metrics to compute: the configured ones (or the task's defaults), then any gated ones."""
+        chosen = list(self.config.evaluation.metrics) or DEFAULT_METRICS[self.task]
+        return chosen + [m for m in self.config.gates if m not in chosen]
+
+    @property
+    def primary_metric(self) -> str:
+        return self.metrics[0]
+
+    def data_files(self) -> list[Path]:
+        data = self.config.data
+        return [self.dir / p for p in (data.path, data.test_path) if p]
+
+    def entrypoint(self) -> tuple[Path, str] | None:
+        """The entrypoint's file and function name, if the model is built by one."""
+        if not self.config.model.entrypoint:
+            return None
+        match = ENTRYPOINT_RE.match(self.config.model.entrypoint)
+        assert match, "validated at load"
+        return self.dir / match["file"], match["function"]
+
+    def training_config(self) -> dict[str, Any]:
+        """What determines the trained model and its metrics (gates and notes do not)."""
+        config = self.config.model_dump(mode="json", include={"task", "data", "model", "evaluation"})
+        config["evaluation"]["metrics"] = self.metrics
+        return config
+
+    def training_config_json(self) -> str:
+        return json.dumps(self.training_config(), sort_keys=True, separators=(",", ":"))
+
+
+def load_spec(model_dir: Path) -> Spec:
+    """Read and validate ``model_dir/model.yaml``; raise :class:`SpecError` listing every problem."""
+    model_dir = Path(model_dir)
+    file = model_dir / SPEC_FILE
+    if not file.is_file():
+        raise SpecError([Problem(Location(file), f"no {SPEC_FILE} here; a model is a folder with a {SPEC_FILE}")])
+    raw, lines = _parse_yaml(file)
+    problems = _check_name(model_dir, file)
+    try:
+        config = ModelSpec.model_validate(raw)
+    except ValidationError as error:
+        problems += [_problem_from_pydantic(e, file, lines) for e in error.errors()]
+        raise SpecError(problems) from None
+    spec = Spec(model_dir.name, model_dir, config, lines)
+    problems += _semantic_problems(spec)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def _parse_yaml(file: Path) -> tuple[Any, dict[FieldPath, int]]:
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        loader = loader_class(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise SpecError([Problem(Location(file), f"not UTF-8 text ({error.reason})")]) from None
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise SpecError([Problem(Location(file, 1), "the file is empty; see the spec reference in the README")])
+        lines: dict[FieldPath, int] = {}
+        _record_lines(node, (), lines, file)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else None
+        raise SpecError([Problem(Location(file, line), f"invalid YAML: {error.problem or error.context}")]) from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise SpecError([Problem(Location(file, 1), "expected a mapping of keys (task, data, model, ...) at the top")])
+    return data, lines
+
+
+def _record_lines(node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], file: Path) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise SpecError([Problem(Location(file, line, _dotted(path + (key,))), "duplicate key; keep one")])
+            seen.add(key)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            _record_lines(value_node, path + (key,), lines, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[path + (index,)] = item.start_mark.line + 1
+            _record_lines(item, path + (index,), lines, file)
+
+
+def _written_part(field: FieldPath, lines: dict[FieldPath, int]) -> FieldPath:
+    """The longest leading part of ``field`` that the file spells out (drops pydantic's union tags)."""
+    for end in range(len(field), 0, -1):
+        if field[:end] in lines:
+            return field[:end]
+    return field
+
+
+def _line_of(lines: dict[FieldPath, int], field: FieldPath) -> int | None:
+    return lines.get(_written_part(field, lines))
+
+
+def _dotted(field: FieldPath) -> str:
+    text = ""
+    for part in field:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _check_name(model_dir: Path, file: Path) -> list[Problem]:
+    name = model_dir.resolve().name
+    if MODEL_NAME_RE.match(name):
+        return []
+    suggestion = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    return [
+        Problem(
+            Location(file),
+            f"the model folder name '{name}' is not a valid model name: use lowercase letters, digits and '-', "
+            f"starting and ending with a letter or digit (rename the folder, for example to '{suggestion}')",
+        )
+    ]
+
+
+def _problem_from_pydantic(error: dict[str, Any], file: Path, lines: dict[FieldPath, int]) -> Problem:
+    loc: FieldPath = tuple(part for part in error["loc"] if part != "[key]")
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        message = f"unknown key '{loc[-1]}'{did_you_mean(str(loc[-1]), allowed)}. Allowed here: {', '.join(allowed)}"
+    elif kind == "missing":
+        message = "required key is missing"
+    elif kind == "literal_error":
+        allowed = re.findall(r"'([^']*)'", error["ctx"]["expected"])
+        message = f"'{value}' is not allowed{did_you_mean(str(value), allowed)}. Allowed: {', '.join(allowed)}"
+    else:
+        loc = _written_part(loc, lines)
+        message = f"{error['msg'][0].lower()}{error['msg'][1:]} (got {value!r})"
+        if kind == "string_type" and isinstance(value, (int, float)):
+            message += "; put it in quotes"
+    return Problem(Location(file, _line_of(lines, loc), _dotted(loc)), message)
+
+
+def _allowed_keys(path: FieldPath) -> list[str]:
+    """The keys a section at ``path`` accepts, found by walking the schema."""
+    section: type[BaseModel] = ModelSpec
+    expect_key = False
+    for part in path:
+        if expect_key:
+            expect_key = False
+            continue
+        annotation = section.model_fields[str(part)].annotation
+        for candidate in (annotation, *typing.get_args(annotation)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                section = candidate
+            elif typing.get_origin(candidate) is dict:
+                section, expect_key = typing.get_args(candidate)[1], True
+    return list(section.model_fields)
+
+
+def _semantic_problems(spec: Spec) -> list[Problem]:
+    """Checks that span fields, and the files a spec refers to."""
+    config, problems = spec.config, []
+
+    def add(message: str, *field: str | int) -> None:
+        problems.append(Problem(spec.location(*field), message))
+
+    data = config.data
+    if bool(data.path) == bool(data.sklearn):
+        add("give exactly one data source: 'path' (a CSV or Parquet file) or 'sklearn' (a bundled dataset)", "data")
+    if data.sklearn:
+        suited = SKLEARN_DATASETS[data.sklearn]
+        if suited != config.task:
+            add(f"'{data.sklearn}' is a {suited} dataset but task is {config.task}", "data", "sklearn")
+        if data.test_path:
+            add("test_path goes with path, not with a bundled dataset", "data", "test_path")
+    elif not data.target and data.path:
+        add("required with 'path': the name of the column to predict", "data", "target")
+    for key in ("path", "test_path"):
+        value = getattr(data, key)
+        if value and Path(value).suffix.lower() not in (".csv", ".parquet", ".pq"):
+            add(f"'{value}' is not a .csv or .parquet file", "data", key)
+
+    model = config.model
+    if bool(model.estimator) == bool(model.entrypoint):
+        add("give exactly one of 'estimator' (a dotted class path) or 'entrypoint' (file.py:function)", "model")
+    if model.estimator and not ESTIMATOR_RE.match(model.estimator):
+        add(f"'{model.estimator}' is not a dotted class path like sklearn.linear_model.LogisticRegression",
+            "model", "estimator")
+    if model.entrypoint:
+        match = ENTRYPOINT_RE.match(model.entrypoint)
+        if not match:
+            add(f"'{model.entrypoint}' is not of the form file.py:function", "model", "entrypoint")
+        elif not (spec.dir / match["file"]).is_file():
+            add(f"'{match['file']}' does not exist in {spec.dir}", "model", "entrypoint")
+
+    allowed = metrics_for(config.task)
+    for index, metric in enumerate(config.evaluation.metrics):
+        if metric not in allowed:
+            add(f"'{metric}' is not a {config.task} metric. Allowed: {', '.join(allowed)}", "evaluation", "metrics", index)
+    for metric, gate in config.gates.items():
+        if metric not in allowed:
+            add(f"'{metric}' is not a {config.task} metric. Allowed: {', '.join(allowed)}", "gates", metric)
+        if gate.min is None and gate.max is None:
+            add("a gate needs 'min' or 'max'", "gates", metric)
+        elif gate.min is not None and gate.max is not None and gate.min > gate.max:
+            add(f"min {gate.min} is above max {gate.max}", "gates", metric)
+    if config.evaluation.positive_class is not None and config.task != "classification":
+        add("positive_class is for classification only", "evaluation", "positive_class")
+
+    if config.version is not None and not SEMVER_RE.match(config.version):
+        add(f"'{config.version}' is not a semantic version like 1.2.0", "version")
+    return problems

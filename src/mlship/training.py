@@ -1,0 +1,212 @@
+"""Building the estimator a spec names and fitting it inside a preprocessing pipeline.
+
+The estimator comes from a dotted class path with params, or from an entrypoint
+function in the model folder called with the params as keyword arguments. Unless the
+spec says ``preprocess: false``, it is wrapped in a scikit-learn Pipeline that imputes,
+scales and one-hot encodes, so the fitted model takes raw records.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import random
+import re
+import sys
+import time
+import traceback
+import warnings
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable
+
+import numpy as np
+from sklearn.base import is_classifier, is_regressor
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from mlship.data import Dataset
+from mlship.errors import Problem, SpecError, TrainingError, did_you_mean
+from mlship.spec import Spec
+
+#: Categories beyond this many per column are pooled as "infrequent", so an ID-like
+#: column cannot blow the one-hot matrix up.
+MAX_CATEGORIES = 50
+
+
+@dataclass(frozen=True)
+class Trained:
+    model: Any
+    fit_seconds: float
+    warnings: list[str]
+
+
+def check_model(spec: Spec) -> None:
+    """Import the estimator or entrypoint and check its params; raise :class:`SpecError` if any is wrong."""
+    build_estimator(spec)
+
+
+def build_estimator(spec: Spec) -> tuple[Any, ModuleType | None]:
+    """The unfitted estimator with the spec's params and fixed seeds, and the entrypoint module if any."""
+    if spec.config.model.entrypoint:
+        module, function = _load_entrypoint(spec)
+        estimator = _call_entrypoint(spec, function)
+    else:
+        module, estimator = None, _instantiate(spec)
+    _check_task(spec, estimator)
+    _seed(estimator, spec.config.data.split.seed)
+    return estimator, module
+
+
+def fit(spec: Spec, estimator: Any, dataset: Dataset) -> Trained:
+    """Fit ``estimator`` (from :func:`build_estimator`) on the training rows, with the seeds fixed."""
+    model = build_pipeline(estimator, dataset.numeric, dataset.categorical) if spec.config.model.preprocess else estimator
+    seed = spec.config.data.split.seed
+    random.seed(seed)
+    np.random.seed(seed)
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.fit(dataset.X_train, dataset.y_train)
+        except (ValueError, TypeError) as error:
+            raise TrainingError(f"{spec.name}: fitting failed: {error}") from error
+    seconds = time.perf_counter() - started
+    messages = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    return Trained(model, seconds, messages)
+
+
+def build_pipeline(estimator: Any, numeric: list[str], categorical: list[str]) -> Pipeline:
+    transformers = []
+    if numeric:
+        steps = [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+        transformers.append(("numeric", Pipeline(steps), numeric))
+    if categorical:
+        encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_CATEGORIES,
+                                sparse_output=False)
+        steps = [("impute", SimpleImputer(strategy="most_frequent")), ("encode", encoder)]
+        transformers.append(("categorical", Pipeline(steps), categorical))
+    preprocess = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+    return Pipeline([("preprocess", preprocess), ("model", estimator)])
+
+
+def _instantiate(spec: Spec) -> Any:
+    path = spec.config.model.estimator
+    where = spec.location("model", "estimator")
+    module_name, _, class_name = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise SpecError([Problem(where, f"cannot import '{module_name}' ({error}); is its package installed?")]) from None
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        names = [n for n in dir(module) if not n.startswith("_")]
+        raise SpecError([Problem(where, f"'{module_name}' has no '{class_name}'{did_you_mean(class_name, names)}")])
+    if not (isinstance(cls, type) and hasattr(cls, "fit") and hasattr(cls, "get_params")):
+        raise SpecError([Problem(where, f"'{path}' is not an estimator class (one with fit and get_params)")])
+    params = spec.config.model.params
+    accepted = _param_names(cls)
+    unknown = [
+        Problem(spec.location("model", "params", key),
+                f"{class_name} has no parameter '{key}'{did_you_mean(key, accepted)}. Parameters: {', '.join(accepted)}")
+        for key in params
+        if key not in accepted
+    ]
+    if unknown:
+        raise SpecError(unknown)
+    estimator = cls(**params)
+    _validate_param_values(spec, estimator)
+    return estimator
+
+
+def _param_names(cls: type) -> list[str]:
+    """The estimator's own ``get_params()`` keys; from ``__init__`` when it cannot be built bare."""
+    try:
+        return list(cls().get_params(deep=False))
+    except TypeError:
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return [p.name for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def _validate_param_values(spec: Spec, estimator: Any) -> None:
+    """Use scikit-learn's own parameter constraints, where the estimator declares them."""
+    validate = getattr(estimator, "_validate_params", None)
+    if validate is None:
+        return
+    try:
+        validate()
+    except (ValueError, TypeError) as error:
+        match = re.search(r"The '(\w+)' parameter", str(error))
+        field = ("model", "params", match[1]) if match else ("model", "params")
+        raise SpecError([Problem(spec.location(*field), str(error))]) from None
+
+
+def _load_entrypoint(spec: Spec) -> tuple[ModuleType, Callable[..., Any]]:
+    file, function_name = spec.entrypoint()
+    where = spec.location("model", "entrypoint")
+    module_name = f"mlship_entrypoint_{spec.name.replace('-', '_')}_{file.stem}"
+    module_spec = importlib.util.spec_from_file_location(module_name, file)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[module_name]
+        raise SpecError([Problem(where, f"importing {file.name} failed: {_user_code_error(error, file.name)}")]) from error
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        names = [n for n in dir(module) if not n.startswith("_")]
+        raise SpecError([Problem(where, f"{file.name} has no function '{function_name}'{did_you_mean(function_name, names)}")])
+    return module, function
+
+
+def _call_entrypoint(spec: Spec, function: Callable[..., Any]) -> Any:
+    params = spec.config.model.params
+    signature = inspect.signature(function)
+    try:
+        signature.bind(**params)
+    except TypeError as error:
+        accepted = list(signature.parameters)
+        unknown = [k for k in params if k not in accepted]
+        key = unknown[0] if unknown else None
+        hint = did_you_mean(key, accepted) if key else ""
+        field = ("model", "params", key) if key else ("model", "params")
+        raise SpecError([Problem(spec.location(*field), f"{function.__name__}{signature}: {error}{hint}")]) from None
+    try:
+        estimator = function(**params)
+    except Exception as error:
+        file = spec.entrypoint()[0].name
+        raise TrainingError(f"{spec.location('model', 'entrypoint')}: {function.__name__}() raised "
+                            f"{_user_code_error(error, file)}") from error
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")):
+        raise SpecError([Problem(spec.location("model", "entrypoint"),
+                                 f"{function.__name__}() returned {type(estimator).__name__}, not an estimator "
+                                 "with fit and predict")])
+    return estimator
+
+
+def _user_code_error(error: Exception, file_name: str) -> str:
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.endswith(file_name)]
+    where = f" at {file_name}:{frames[-1].lineno}" if frames else ""
+    return f"{type(error).__name__}: {error}{where}"
+
+
+def _check_task(spec: Spec, estimator: Any) -> None:
+    kind = "classifier" if is_classifier(estimator) else "regressor" if is_regressor(estimator) else None
+    expected = {"classification": "classifier", "regression": "regressor"}[spec.task]
+    if kind and kind != expected:
+        field = ("model", "estimator") if spec.config.model.estimator else ("model", "entrypoint")
+        raise SpecError([Problem(spec.location(*field),
+                                 f"{type(estimator).__name__} is a {kind} but task is {spec.task}")])
+
+
+def _seed(estimator: Any, seed: int) -> None:
+    """Give every unset ``random_state`` (nested ones too) the split's seed, so runs repeat exactly."""
+    unset = {k: seed for k, v in estimator.get_params(deep=True).items()
+             if (k == "random_state" or k.endswith("__random_state")) and v is None}
+    if unset:
+        estimator.set_params(**unset)
+

@@ -1,0 +1,61 @@
+"""How results look in a terminal. The library returns data; only the CLI prints."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlship.api import TrainResult
+    from mlship.spec import Spec
+
+PASS, FAIL, WARN = "✅", "❌", "⚠️"
+
+
+def train_summary(result: "TrainResult") -> str:
+    how = "from cache" if result.cache_hit else f"trained in {result.performance['fit_seconds']:.2f} s"
+    verdict = "passed" if result.passed else "FAILED its gates"
+    lines = [f"{PASS if result.passed else FAIL} {result.name}: {verdict} ({how}, fingerprint {result.fingerprint[:12]})"]
+    gates_by_metric: dict[str, list[str]] = {}
+    for gate in result.gates:
+        gates_by_metric.setdefault(gate.metric, []).append(f"{gate.rule} {PASS if gate.passed else FAIL}")
+    names = list(result.metrics) + [m for m in result.unavailable if m not in result.metrics]
+    width = max(len(n) for n in names) + 2
+    for name in names:
+        label = f"{name}{'*' if name == result.primary_metric else ''}".ljust(width)
+        value = f"{result.metrics[name]:.4f}" if name in result.metrics else f"n/a: {result.unavailable[name]}"
+        gate = "   ".join(gates_by_metric.get(name, []))
+        lines.append(f"   {label}{value:>8}   {gate}".rstrip())
+    perf = result.performance
+    lines.append(
+        f"   {result.rows['train']:,} train / {result.rows['test']:,} held-out rows · fit {perf['fit_seconds']:.2f} s"
+        f" · predict {perf['predict_seconds_per_row'] * 1e6:.1f} µs/row · model {_size(perf['model_bytes'])}"
+    )
+    for gate in result.gates:
+        if not gate.passed:
+            lines.append(f"   {FAIL} gate: {gate.message}")
+    for warning in result.warnings:
+        lines.append(f"   {WARN} {warning}")
+    return "\n".join(lines)
+
+
+def train_footer(results: list["TrainResult"]) -> str:
+    failed = [r.name for r in results if not r.passed]
+    if not failed:
+        return f"{len(results)} model{'s' if len(results) != 1 else ''} trained and evaluated; all gates passed."
+    return f"{len(failed)} of {len(results)} failed their gates: {', '.join(failed)}"
+
+
+def validated(spec: "Spec") -> str:
+    from mlship.errors import display_path
+
+    source = spec.config.data.path or f"sklearn:{spec.config.data.sklearn}"
+    model = spec.config.model.estimator or spec.config.model.entrypoint
+    return f"{PASS} {spec.name} ({display_path(spec.file)}): {spec.task}, {model}, data {source}"
+
+
+def _size(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
