@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from mlship.errors import Location, Problem, SpecError, did_you_mean
+from mlship.errors import Location, Problem, SpecError, did_you_mean, display_path
 from mlship.metrics import CATALOGUE, DEFAULT_METRICS, metrics_for
 
 SPEC_FILE = "model.yaml"
@@ -47,6 +47,15 @@ SklearnDataset = Literal[tuple(SKLEARN_DATASETS)]  # type: ignore[valid-type]
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_default(cls, values: Any) -> Any:
+        """A key left empty (``evaluation:`` with its lines commented out) takes its default."""
+        if not isinstance(values, dict):
+            return values
+        optional = {name for name, field in cls.model_fields.items() if not field.is_required()}
+        return {key: value for key, value in values.items() if not (value is None and key in optional)}
 
 
 class Split(_Section):
@@ -318,7 +327,7 @@ def _semantic_problems(spec: Spec) -> list[Problem]:
         if not match:
             add(f"'{model.entrypoint}' is not of the form file.py:function", "model", "entrypoint")
         elif not (spec.dir / match["file"]).is_file():
-            add(f"'{match['file']}' does not exist in {spec.dir}", "model", "entrypoint")
+            add(f"'{match['file']}' does not exist in {display_path(spec.dir)}", "model", "entrypoint")
 
     allowed = metrics_for(config.task)
     for index, metric in enumerate(config.evaluation.metrics):

@@ -19,12 +19,12 @@ def train_summary(result: "TrainResult") -> str:
     for gate in result.gates:
         gates_by_metric.setdefault(gate.metric, []).append(f"{gate.rule} {PASS if gate.passed else FAIL}")
     names = list(result.metrics) + [m for m in result.unavailable if m not in result.metrics]
-    width = max(len(n) for n in names) + 2
+    width = max(14, *(len(n) + 3 for n in names))
     for name in names:
         label = f"{name}{'*' if name == result.primary_metric else ''}".ljust(width)
         value = f"{result.metrics[name]:.4f}" if name in result.metrics else f"n/a: {result.unavailable[name]}"
         gate = "   ".join(gates_by_metric.get(name, []))
-        lines.append(f"   {label}{value:>8}   {gate}".rstrip())
+        lines.append(f"   {label}{value:>10}   {gate}".rstrip())
     perf = result.performance
     lines.append(
         f"   {result.rows['train']:,} train / {result.rows['test']:,} held-out rows · fit {perf['fit_seconds']:.2f} s"
