@@ -1,0 +1,234 @@
+"""Paired bootstrap confidence intervals for the change in each metric.
+
+Candidate and baseline predict the same held-out rows. Each resample draws the rows
+with replacement, once, and scores both models on that draw, so the interval is for
+the *difference* on like data. A change is significant when the whole interval lies
+on one side of zero.
+
+Every metric is written as a function of a weight matrix ``W`` (resamples × rows, the
+number of times each row was drawn): counts and sums become matrix products, and
+ROC AUC a cumulative sum over rows sorted by score. With ``W`` all ones the functions
+give exactly scikit-learn's values, which the tests check. Resamples are processed in
+chunks to bound memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from typing import Any, Callable
+
+import numpy as np
+
+from mlship.metrics import CATALOGUE
+
+#: Rows × resamples per chunk: bounds the weight matrix to ~64 MB of float64.
+CHUNK_CELLS = 8_000_000
+
+
+class Draws:
+    """Resamples of ``n`` rows: the drawn row indices, and how often each row was drawn."""
+
+    def __init__(self, rows: np.ndarray, n: int):
+        #: resamples × n row indices.
+        self.rows = rows
+        self.n = n
+
+    @classmethod
+    def identity(cls, n: int) -> "Draws":
+        """One "resample" that is the data itself: scoring it gives the plain metric."""
+        return cls(np.arange(n)[None, :], n)
+
+    @classmethod
+    def random(cls, rng: np.random.Generator, count: int, n: int) -> "Draws":
+        return cls(rng.integers(0, n, size=(count, n)), n)
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    def binned(self, bins: np.ndarray, size: int) -> np.ndarray:
+        """resamples × size counts of draws per bin, where ``bins[row]`` is each row's bin."""
+        keys = bins[self.rows] + (np.arange(self.count) * size)[:, None]
+        return np.bincount(keys.ravel(), minlength=self.count * size).reshape(self.count, size).astype(np.float64)
+
+    @cached_property
+    def weights(self) -> np.ndarray:
+        """resamples × n: how often each row was drawn."""
+        return self.binned(np.arange(self.n), self.n)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """One model's predictions on the shared held-out rows."""
+
+    y_pred: np.ndarray
+    #: Class probabilities, columns in the order of ``classes``; None for regressors.
+    proba: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """candidate − baseline for one metric, with its bootstrap interval."""
+
+    delta: float
+    ci_low: float
+    ci_high: float
+    significant: bool
+    #: "better", "worse" or "unchanged" (not significant), by the metric's direction.
+    verdict: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def paired_bootstrap(
+    metrics: list[str],
+    y_true: np.ndarray,
+    candidate: Predictions,
+    baseline: Predictions,
+    classes: list[Any] | None = None,
+    positive_class: Any | None = None,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Delta]:
+    """Percentile intervals of candidate − baseline for each metric the two models share."""
+    y_true = np.asarray(y_true)
+    n = len(y_true)
+    scorers = {
+        name: (_scorer(name, y_true, candidate, classes, positive_class),
+               _scorer(name, y_true, baseline, classes, positive_class))
+        for name in metrics
+        if _computable(name, candidate, baseline)
+    }
+    whole = Draws.identity(n)
+    point = {name: float(c(whole)[0] - b(whole)[0]) for name, (c, b) in scorers.items()}
+    deltas: dict[str, list[np.ndarray]] = {name: [] for name in scorers}
+    rng = np.random.default_rng(seed)
+    chunk = max(1, CHUNK_CELLS // max(n, 1))
+    for start in range(0, resamples, chunk):
+        draws = Draws.random(rng, min(chunk, resamples - start), n)
+        for name, (score_candidate, score_baseline) in scorers.items():
+            deltas[name].append(score_candidate(draws) - score_baseline(draws))
+    alpha = (1 - confidence) / 2
+    results = {}
+    for name, chunks in deltas.items():
+        values = np.concatenate(chunks)
+        low, high = np.nanquantile(values, [alpha, 1 - alpha])
+        significant = bool(low > 0 or high < 0)
+        better = (point[name] > 0) == CATALOGUE[name].higher_is_better
+        verdict = ("better" if better else "worse") if significant else "unchanged"
+        results[name] = Delta(point[name], float(low), float(high), significant, verdict)
+    return results
+
+
+def score(name: str, y_true: np.ndarray, predictions: Predictions, classes: list[Any] | None = None,
+          positive_class: Any | None = None, draws: Draws | None = None) -> np.ndarray:
+    """The metric on each resample of ``draws`` (default: on the rows as they are)."""
+    y_true = np.asarray(y_true)
+    return _scorer(name, y_true, predictions, classes, positive_class)(draws or Draws.identity(len(y_true)))
+
+
+def _computable(name: str, *models: Predictions) -> bool:
+    return not CATALOGUE[name].needs_proba or all(m.proba is not None for m in models)
+
+
+Scorer = Callable[[Draws], np.ndarray]
+
+
+def _scorer(name: str, y: np.ndarray, model: Predictions, classes: list[Any] | None, positive: Any | None) -> Scorer:
+    """A function of the weight matrix giving the metric per resample."""
+    if CATALOGUE[name].task == "regression":
+        return _regression_scorer(name, y.astype(np.float64), np.asarray(model.y_pred, dtype=np.float64))
+    return _classification_scorer(name, y, model, list(classes), positive)
+
+
+def _regression_scorer(name: str, y: np.ndarray, y_pred: np.ndarray) -> Scorer:
+    error = y_pred - y
+    if name == "rmse":
+        return lambda d: np.sqrt(d.weights @ error**2 / d.n)
+    if name == "mae":
+        return lambda d: d.weights @ np.abs(error) / d.n
+    if name == "mape":
+        relative = np.abs(error) / np.maximum(np.abs(y), np.finfo(np.float64).eps)
+        return lambda d: d.weights @ relative / d.n
+    if name == "r2":
+        def r2(d: Draws) -> np.ndarray:
+            w = d.weights
+            spread = w @ y**2 - (w @ y) ** 2 / d.n
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return 1 - (w @ error**2) / spread
+        return r2
+    raise AssertionError(f"no bootstrap scorer for {name}")
+
+
+def _classification_scorer(name: str, y: np.ndarray, model: Predictions, classes: list[Any], positive: Any) -> Scorer:
+    y_pred = np.asarray(model.y_pred)
+    if name == "accuracy":
+        correct = (y == y_pred).astype(np.float64)
+        return lambda d: d.weights @ correct / d.n
+    if name == "log_loss":
+        proba = np.clip(model.proba / model.proba.sum(axis=1, keepdims=True), np.finfo(model.proba.dtype).eps, 1)
+        index = np.searchsorted(np.asarray(classes), y) if _sortable(classes) else np.array([classes.index(v) for v in y])
+        loss = -np.log(proba[np.arange(len(y)), index])
+        return lambda d: d.weights @ loss / d.n
+    if name == "roc_auc":
+        if positive is not None:
+            return _auc_scorer(y == positive, model.proba[:, classes.index(positive)])
+        per_class = [_auc_scorer(y == c, model.proba[:, k]) for k, c in enumerate(classes)]
+        return lambda d: np.mean([auc(d) for auc in per_class], axis=0)
+    labels = [positive] if positive is not None else classes
+    truth = np.stack([(y == c) for c in labels], axis=1).astype(np.float64)
+    predicted = np.stack([(y_pred == c) for c in labels], axis=1).astype(np.float64)
+    hits = truth * predicted
+    if name == "balanced_accuracy":
+        all_truth = np.stack([(y == c) for c in classes], axis=1).astype(np.float64)
+        all_hits = all_truth * np.stack([(y_pred == c) for c in classes], axis=1)
+        return lambda d: _nanmean_ratio(d.weights @ all_hits, d.weights @ all_truth)
+    if name in ("precision", "recall", "f1"):
+        def per_label(d: Draws) -> np.ndarray:
+            tp, support, claimed = d.weights @ hits, d.weights @ truth, d.weights @ predicted
+            if name == "precision":
+                value = _safe_ratio(tp, claimed)
+            elif name == "recall":
+                value = _safe_ratio(tp, support)
+            else:
+                value = _safe_ratio(2 * tp, support + claimed)
+            present = (support + claimed) > 0
+            return np.where(present, value, 0).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+        return per_label
+    raise AssertionError(f"no bootstrap scorer for {name}")
+
+
+def _auc_scorer(is_positive: np.ndarray, scores: np.ndarray) -> Scorer:
+    """ROC AUC per resample: the weighted chance a positive outranks a negative, ties counting half.
+
+    Rows are binned by (rank of their score among distinct scores, positive or not), so one
+    ``bincount`` of the draws gives every resample's positives and negatives per score level.
+    """
+    levels, level_of_row = np.unique(scores, return_inverse=True)
+    bins = level_of_row.ravel() * 2 + is_positive.astype(np.int64)
+
+    def auc(draws: Draws) -> np.ndarray:
+        counts = draws.binned(bins, 2 * len(levels)).reshape(draws.count, len(levels), 2)
+        neg, pos = counts[:, :, 0], counts[:, :, 1]
+        wins = np.einsum("ij,ij->i", pos, np.cumsum(neg, axis=1)) - 0.5 * np.einsum("ij,ij->i", pos, neg)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return wins / (pos.sum(axis=1) * neg.sum(axis=1))
+
+    return auc
+
+
+def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, 0 where the denominator is 0 (scikit-learn's ``zero_division=0``)."""
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+
+
+def _nanmean_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.nanmean(numerator / denominator, axis=1)
+
+
+def _sortable(classes: list[Any]) -> bool:
+    return list(classes) == sorted(classes)
