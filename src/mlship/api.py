@@ -18,7 +18,7 @@ from mlship.errors import SpecError
 from mlship.fingerprint import Fingerprint, fingerprint
 from mlship.files import atomic_write_json
 from mlship.gates import GateResult, check_absolute
-from mlship.gitinfo import head_commit, is_dirty
+from mlship.git import head_commit, is_dirty
 from mlship.metrics import CATALOGUE
 from mlship.project import Project
 from mlship.spec import Spec, load_spec

@@ -111,6 +111,30 @@ def train(ctx: click.Context, models: tuple[str, ...], no_cache: bool, as_json: 
         ctx.exit(EXIT_GATE_FAILED)
 
 
+@cli.command()
+@click.option("--base", metavar="REF", help="Branch or commit to compare with. Default: the PR's base branch "
+              "in GitHub Actions ($GITHUB_BASE_REF), else origin/main or main.")
+@click.option("--json", "as_json", is_flag=True, help="Print the touched model names as a JSON list, for a workflow matrix.")
+@click.pass_context
+def changed(ctx: click.Context, base: str | None, as_json: bool) -> None:
+    """List the models a change touches since its merge-base with REF.
+
+    A model is touched when its folder, a data file it reads, or a pinned version of
+    mlship or a fingerprinted library changed. A spec that does not validate counts as
+    touched; its problems are printed as warnings.
+
+    Example: mlship changed --base origin/main --json
+    """
+    from mlship import changes, ui
+
+    project = _project(ctx)
+    result = changes.changed_models(project, base or changes.default_base(project))
+    for model in result.touched:
+        for problem in model.problems:
+            click.secho(f"warning: {problem}", fg="yellow", err=True)
+    click.echo(json.dumps(result.names) if as_json else ui.changes(result))
+
+
 def main() -> None:
     cli(prog_name="mlship")
 

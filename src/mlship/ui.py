@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mlship.api import TrainResult
+    from mlship.changes import ChangeSet
     from mlship.spec import Spec
 
 PASS, FAIL, WARN = "✅", "❌", "⚠️"
@@ -43,6 +44,23 @@ def train_footer(results: list["TrainResult"]) -> str:
     if not failed:
         return f"{len(results)} model{'s' if len(results) != 1 else ''} trained and evaluated; all gates passed."
     return f"{len(failed)} of {len(results)} failed their gates: {', '.join(failed)}"
+
+
+def changes(result: "ChangeSet", shown_reasons: int = 3) -> str:
+    head = f"since {result.merge_base[:12]} (merge-base with {result.base})"
+    if not result.touched:
+        lines = [f"No model is touched {head}."]
+    else:
+        count = len(result.touched)
+        lines = [f"{count} model{'s' if count != 1 else ''} touched {head}:"]
+        for model in result.touched:
+            reasons = model.reasons[:shown_reasons]
+            if len(model.reasons) > shown_reasons:
+                reasons.append(f"and {len(model.reasons) - shown_reasons} more")
+            lines.append(f"  {model.name}: {'; '.join(reasons)}")
+    if result.removed:
+        lines.append(f"Removed: {', '.join(result.removed)}")
+    return "\n".join(lines)
 
 
 def validated(spec: "Spec") -> str:

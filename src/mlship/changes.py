@@ -1,0 +1,102 @@
+"""Which models a change touches, since the merge-base with a base branch.
+
+A model is touched when any file in its folder changed (the spec, an entrypoint and
+its neighbours, data kept there), when a data file it reads elsewhere in the
+repository changed, or when a pinned version of mlship or of a library in every
+fingerprint changed in a requirements, constraints, pyproject or workflow file. A
+spec that does not validate counts as touched, so the PR flow reports its errors.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mlship import git
+from mlship.errors import SpecError
+from mlship.fingerprint import LIBRARIES
+from mlship.project import Project
+from mlship.spec import load_spec
+
+PIN_FILES = ("requirements*.txt", "constraints*.txt", "pyproject.toml", "setup.cfg",
+             ".github/workflows/*.yml", ".github/workflows/*.yaml")
+PINNED = re.compile(r"\b(mlship|" + "|".join(re.escape(lib) for lib in LIBRARIES) + r")\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class TouchedModel:
+    name: str
+    reasons: list[str]
+    #: The spec's problems, when it does not validate.
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    base: str
+    merge_base: str
+    touched: list[TouchedModel]
+    #: Models that existed at the merge-base and are gone now.
+    removed: list[str]
+
+    @property
+    def names(self) -> list[str]:
+        return [model.name for model in self.touched]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def default_base(project: Project) -> str:
+    """The PR's base branch in GitHub Actions, else ``origin/main``, else ``main``."""
+    if os.environ.get("GITHUB_BASE_REF"):
+        return f"origin/{os.environ['GITHUB_BASE_REF']}"
+    repo = git.toplevel(project.root)
+    return "origin/main" if git.is_commit(repo, "origin/main") else "main"
+
+
+def changed_models(project: Project, base: str) -> ChangeSet:
+    repo = git.toplevel(project.root)
+    since = git.merge_base(repo, base)
+    files = git.changed_files(repo, since)
+    models_prefix = _relative(project.models_dir, repo)
+    pins = [f for f in files if any(fnmatch.fnmatch(f, pattern) for pattern in PIN_FILES)]
+    pin_change = [line.strip() for line in git.changed_lines(repo, since, pins) if PINNED.search(line)]
+
+    touched = []
+    for name in project.model_names():
+        reasons, problems = _reasons(project.model_dir(name), repo, files)
+        if pin_change:
+            reasons.append(f"a pinned version changed: {pin_change[0]}")
+        if reasons:
+            touched.append(TouchedModel(name, reasons, problems))
+    removed = sorted(set(_models_at(repo, since, models_prefix)) - set(project.model_names()))
+    return ChangeSet(base, since, touched, removed)
+
+
+def _reasons(folder: Path, repo: Path, files: set[str]) -> tuple[list[str], list[str]]:
+    prefix = _relative(folder, repo) + "/"
+    reasons = [f"{path} changed" for path in sorted(files) if path.startswith(prefix)]
+    try:
+        spec = load_spec(folder)
+    except SpecError as error:
+        return reasons + ["the spec does not validate"], [str(p) for p in error.problems]
+    for data_file in spec.data_files():
+        relative = _relative(data_file, repo)
+        if relative in files and not relative.startswith(prefix):
+            reasons.append(f"data {relative} changed")
+    return reasons, []
+
+
+def _models_at(repo: Path, commit: str, models_prefix: str) -> list[str]:
+    listing = git.run(repo, "ls-tree", "-r", "--name-only", commit, "--", models_prefix).splitlines()
+    suffix = "/model.yaml"
+    return [path[len(models_prefix) + 1: -len(suffix)] for path in listing
+            if path.endswith(suffix) and path.count("/") == models_prefix.count("/") + 2]
+
+
+def _relative(path: Path, repo: Path) -> str:
+    return Path(path).resolve().relative_to(repo.resolve()).as_posix()

@@ -1,0 +1,113 @@
+"""The few git operations mlship needs, through the ``git`` command."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from mlship.errors import MlshipError
+
+
+class GitError(MlshipError):
+    """A git command failed in a way the user can fix (a missing ref, not a repository)."""
+
+
+def run(cwd: Path, *args: str) -> str:
+    """Run ``git ARGS`` in ``cwd`` and return its stdout; raise :class:`GitError` on failure."""
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    if done.returncode != 0:
+        raise GitError(f"git {' '.join(args)} failed in {cwd}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _try(cwd: Path, *args: str) -> str | None:
+    try:
+        return run(cwd, *args).strip()
+    except GitError:
+        return None
+
+
+def head_commit(folder: Path) -> str | None:
+    return _try(folder, "rev-parse", "HEAD")
+
+
+def is_dirty(folder: Path, paths: list[Path]) -> bool | None:
+    """Whether any of ``paths`` differs from HEAD (changed, staged or untracked); None outside git."""
+    status = _try(folder, "status", "--porcelain", "--", *[str(p) for p in paths])
+    return None if status is None else bool(status)
+
+
+def toplevel(folder: Path) -> Path:
+    try:
+        return Path(run(folder, "rev-parse", "--show-toplevel").strip())
+    except GitError:
+        raise GitError(f"{folder} is not inside a git repository") from None
+
+
+def is_commit(repo: Path, ref: str) -> bool:
+    return _try(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") is not None
+
+
+def merge_base(repo: Path, base: str) -> str:
+    """The commit where HEAD's history and ``base`` meet."""
+    if not is_commit(repo, base):
+        raise GitError(
+            f"'{base}' is not a commit in this repository. In GitHub Actions, check out with "
+            "fetch-depth: 0 (actions/checkout) so the base branch's history is present"
+        )
+    found = _try(repo, "merge-base", "HEAD", base)
+    if found is None:
+        raise GitError(f"HEAD and '{base}' share no history")
+    return found
+
+
+def changed_files(repo: Path, since: str) -> set[str]:
+    """Paths (relative to the repository root) that differ between ``since`` and the working tree.
+
+    Uncommitted and untracked (not ignored) files count, so a local run sees what CI will see
+    once they are committed.
+    """
+    tracked = run(repo, "diff", "--name-only", "--no-renames", since, "--").splitlines()
+    untracked = run(repo, "ls-files", "--others", "--exclude-standard").splitlines()
+    return {path for path in (*tracked, *untracked) if path}
+
+
+def changed_lines(repo: Path, since: str, paths: list[str]) -> list[str]:
+    """The added and removed lines of ``paths`` between ``since`` and the working tree.
+
+    A file that did not exist at ``since`` (even untracked) counts as all added.
+    """
+    new = [p for p in paths if file_at(repo, since, p) is None and (repo / p).is_file()]
+    lines = [line for p in new for line in (repo / p).read_text(errors="replace").splitlines()]
+    existing = [p for p in paths if p not in new]
+    if existing:
+        diff = run(repo, "diff", "-U0", "--no-renames", since, "--", *existing)
+        lines += [line[1:] for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    return lines
+
+
+def file_at(repo: Path, commit: str, path: str) -> bytes | None:
+    """The content of ``path`` at ``commit``, or None where it did not exist."""
+    done = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=repo, capture_output=True, check=False)
+    return done.stdout if done.returncode == 0 else None
+
+
+@contextmanager
+def worktree(repo: Path, commit: str) -> Iterator[Path]:
+    """A temporary, detached checkout of ``commit``, removed afterwards even on error."""
+    parent = Path(tempfile.mkdtemp(prefix="mlship-worktree-"))
+    path = parent / "tree"
+    run(repo, "worktree", "add", "--detach", "--quiet", str(path), commit)
+    try:
+        yield path
+    finally:
+        _try(repo, "worktree", "remove", "--force", str(path))
+        shutil.rmtree(parent, ignore_errors=True)
+        _try(repo, "worktree", "prune")
