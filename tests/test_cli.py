@@ -20,8 +20,16 @@ gates:
 """
 
 
-def _commands():
-    return sorted(cli.commands.items())
+def _commands(group=cli, prefix=""):
+    """Every command that runs, by its full name (``ledger verify``); groups are walked into."""
+    found = []
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            assert command.help, name
+            found += _commands(command, f"{prefix}{name} ")
+        else:
+            found.append((f"{prefix}{name}", command))
+    return found
 
 
 @pytest.mark.parametrize("name, command", _commands())

@@ -2,7 +2,9 @@
 
 An entry is written in a staging folder and renamed into place in one step, so a
 folder named by a fingerprint is always complete: an interrupted run leaves at most a
-staging folder, which is never read and is swept away later.
+staging folder, which is never read and is swept away later. A manifest of file sizes,
+written last, catches an entry damaged afterwards (a file truncated or removed by
+hand): it reads as a miss and is trained again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ MODEL_FILE = "model.pkl"
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.parquet"
 LINEAGE_FILE = "lineage.json"
+MANIFEST_FILE = "manifest.json"
 ENTRY_FILES = (MODEL_FILE, METRICS_FILE, PREDICTIONS_FILE, LINEAGE_FILE)
 
 STAGING_PREFIX = ".staging-"
@@ -58,8 +61,14 @@ class Cache:
         self.root = Path(root)
 
     def get(self, fingerprint: str) -> CacheEntry | None:
+        """The entry for ``fingerprint`` if it is whole, else None."""
         path = self.root / fingerprint
-        return CacheEntry(path) if all((path / name).is_file() for name in ENTRY_FILES) else None
+        try:
+            sizes = json.loads((path / MANIFEST_FILE).read_text())
+            whole = all((path / name).stat().st_size == sizes[name] for name in ENTRY_FILES)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return CacheEntry(path) if whole else None
 
     @contextmanager
     def new_entry(self, fingerprint: str) -> Iterator[Path]:
@@ -72,9 +81,8 @@ class Cache:
         staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{fingerprint[:12]}-", dir=self.root))
         try:
             yield staging
-            missing = [name for name in ENTRY_FILES if not (staging / name).is_file()]
-            if missing:
-                raise RuntimeError(f"cache entry is missing {missing}")
+            sizes = {name: (staging / name).stat().st_size for name in ENTRY_FILES}
+            (staging / MANIFEST_FILE).write_text(json.dumps(sizes))
             self._install(staging, self.root / fingerprint)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -30,8 +30,13 @@ class Dataset:
     y_test: pd.Series
     #: Position of each held-out row in its source table (the data file, or test_path's file).
     test_rows: np.ndarray
-    #: The slice columns of the held-out rows, aligned with ``X_test``.
-    test_slices: pd.DataFrame
+    #: The held-out rows with every column, aligned with ``X_test``: slices, and the
+    #: features another version of the model may need, come from here.
+    test_table: pd.DataFrame
+    #: Every column of the source table.
+    columns: list[str]
+    #: The target's distribution over all rows (see :func:`target_profile`).
+    target: dict[str, Any]
     numeric: list[str]
     categorical: list[str]
     classes: list[Any] | None
@@ -47,6 +52,11 @@ def load_dataset(spec: Spec) -> Dataset:
     if data.test_path:
         test = read_table(spec.dir / data.test_path, spec.location("data", "test_path"))
         _check_table(spec, test, data.test_path, "test_path")
+        lacking = [c for c in features if c not in test.columns]
+        if lacking:
+            raise DataError(f"{data.test_path} lacks feature column{'s' if len(lacking) > 1 else ''} "
+                            f"{', '.join(repr(c) for c in lacking)}, which {data.path} has",
+                            spec.location("data", "test_path"))
         train, test_rows = table, np.arange(len(test))
     else:
         train_rows, test_rows = _split(spec, table)
@@ -58,12 +68,24 @@ def load_dataset(spec: Spec) -> Dataset:
         X_test=test[features],
         y_test=test[spec.target],
         test_rows=np.asarray(test_rows),
-        test_slices=test[list(spec.config.evaluation.slices)],
+        test_table=test,
+        columns=[str(c) for c in table.columns],
+        target=target_profile(spec.task, pd.concat([train[spec.target], test[spec.target]]) if data.test_path
+                              else table[spec.target]),
         numeric=numeric,
         categorical=categorical,
         classes=classes,
         positive_class=_positive_class(spec, classes),
     )
+
+
+def target_profile(task: str, y: pd.Series) -> dict[str, Any]:
+    """Rows and class shares (classification) or summary statistics (regression) of a target."""
+    if task == "classification":
+        shares = y.value_counts(normalize=True).sort_index()
+        return {"rows": len(y), "classes": {str(label): float(share) for label, share in shares.items()}}
+    stats = y.describe()
+    return {"rows": len(y), **{key: float(stats[key]) for key in ("mean", "std", "min", "25%", "50%", "75%", "max")}}
 
 
 def read_table(path: Path, location: Location) -> pd.DataFrame:
@@ -131,8 +153,9 @@ def _check_target(spec: Spec, y: pd.Series, name: str) -> None:
             f"(data rows {rows}{', ...' if len(missing) > 5 else ''}); drop or fill them",
             where,
         )
-    if spec.task == "regression" and not (pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)):
-        examples = [v for v in y.unique()[:50] if pd.isna(pd.to_numeric(pd.Series([v]), errors="coerce")[0])][:3]
+    if spec.task == "regression" and not _is_numeric(y):
+        not_numbers = y if pd.api.types.is_bool_dtype(y) else y[pd.to_numeric(y, errors="coerce").isna()]
+        examples = not_numbers.drop_duplicates().head(3).tolist()
         raise DataError(
             f"target '{spec.target}' in {name} must be numeric for regression, but holds values like "
             f"{', '.join(repr(v) for v in examples)}; for categories, set task: classification",

@@ -4,8 +4,10 @@ It covers everything that decides what training produces: the training part of t
 spec, the bytes of every data file, the model folder's Python code when an entrypoint
 builds the model, and the versions of Python and the libraries. Equal fingerprints
 mean the same model and the same metrics, so a cached one can stand in for training.
-Gates, the description and the version note are not part of it: changing them never
-retrains.
+Gates, the description, the version note, slices and bootstrap settings are not part of
+it: changing them never retrains (except gating a metric not computed yet, which must
+then be computed). A library that an entrypoint imports, other than those above, is
+not covered: pin it, and change the entrypoint's code when you change the pin.
 """
 
 from __future__ import annotations

@@ -81,15 +81,30 @@ class ModelConfig(_Section):
     preprocess: bool = True
 
 
+class Bootstrap(_Section):
+    resamples: int = Field(1000, ge=100, le=100_000)
+    confidence: float = Field(0.95, ge=0.5, lt=1)
+    seed: int = 0
+
+
 class Evaluation(_Section):
     metrics: list[MetricName] = []
     slices: list[str] = []
     positive_class: str | int | bool | None = None
+    bootstrap: Bootstrap = Bootstrap()
+    min_slice_size: int = Field(30, ge=1)
 
 
 class Gate(_Section):
     min: float | None = None
     max: float | None = None
+    max_drop: float | None = Field(None, ge=0)
+    max_relative_drop: float | None = Field(None, ge=0)
+    slice_max_drop: float | None = Field(None, ge=0)
+
+    def rules(self) -> dict[str, float]:
+        """The bounds that are set, by rule name."""
+        return {rule: bound for rule, bound in self.model_dump().items() if bound is not None}
 
 
 class ModelSpec(_Section):
@@ -153,9 +168,13 @@ class Spec:
         return self.dir / match["file"], match["function"]
 
     def training_config(self) -> dict[str, Any]:
-        """What determines the trained model and its metrics (gates and notes do not)."""
-        config = self.config.model_dump(mode="json", include={"task", "data", "model", "evaluation"})
-        config["evaluation"]["metrics"] = self.metrics
+        """What determines the trained model and its metrics.
+
+        Gates, notes, slices and bootstrap settings do not: they are applied to the
+        cached predictions when models are compared.
+        """
+        config = self.config.model_dump(mode="json", include={"task", "data", "model"})
+        config["evaluation"] = {"metrics": self.metrics, "positive_class": self.config.evaluation.positive_class}
         return config
 
     def training_config_json(self) -> str:
@@ -311,6 +330,10 @@ def _semantic_problems(spec: Spec) -> list[Problem]:
             add("test_path goes with path, not with a bundled dataset", "data", "test_path")
     elif not data.target and data.path:
         add("required with 'path': the name of the column to predict", "data", "target")
+    for index, column in enumerate(data.features or []):
+        if column == spec.target:
+            add(f"'{column}' is the target: a model given the answer as a feature learns nothing useful; "
+                "remove it from features", "data", "features", index)
     for key in ("path", "test_path"):
         value = getattr(data, key)
         if value and Path(value).suffix.lower() not in (".csv", ".parquet", ".pq"):
@@ -336,8 +359,8 @@ def _semantic_problems(spec: Spec) -> list[Problem]:
     for metric, gate in config.gates.items():
         if metric not in allowed:
             add(f"'{metric}' is not a {config.task} metric. Allowed: {', '.join(allowed)}", "gates", metric)
-        if gate.min is None and gate.max is None:
-            add("a gate needs 'min' or 'max'", "gates", metric)
+        if not gate.rules():
+            add(f"a gate needs at least one of {', '.join(Gate.model_fields)}", "gates", metric)
         elif gate.min is not None and gate.max is not None and gate.min > gate.max:
             add(f"min {gate.min} is above max {gate.max}", "gates", metric)
     if config.evaluation.positive_class is not None and config.task != "classification":
