@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlship.cache import LINEAGE_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, Cache, CacheEntry
-from mlship.errors import SpecError
+from mlship.errors import MlshipError, SpecError
 from mlship.fingerprint import Fingerprint, fingerprint
-from mlship.files import atomic_write_json
+from mlship.files import atomic_write_json, atomic_write_text
 from mlship.gates import GateResult, check_absolute
 from mlship.git import head_commit, is_dirty
 from mlship.metrics import CATALOGUE
@@ -59,6 +59,38 @@ class TrainResult:
             "gates": [gate.to_dict() for gate in self.gates],
             "warnings": self.warnings,
             "cache_entry": str(self.entry) if self.entry else None,
+        }
+
+
+@dataclass
+class PrResult:
+    """The PR flow's outcome: a comparison per touched model, and the models that could not be evaluated."""
+
+    base: str
+    merge_base: str
+    comparisons: list[Any]
+    #: Model name → the problems that stopped its evaluation (a broken spec, unusable data).
+    errors: dict[str, list[str]]
+    removed: list[str]
+    comment: str = ""
+    written: list[Path] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.errors and all(c.passed for c in self.comparisons)
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.errors else 0 if self.passed else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base": self.base,
+            "merge_base": self.merge_base,
+            "passed": self.passed,
+            "models": [c.to_dict() for c in self.comparisons],
+            "errors": self.errors,
+            "removed": self.removed,
         }
 
 
@@ -134,6 +166,8 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
             "metrics": scores.metrics,
             "unavailable": scores.unavailable,
             "higher_is_better": {m: CATALOGUE[m].higher_is_better for m in spec.metrics},
+            "classes": _plain(dataset.classes),
+            "positive_class": _plain(dataset.positive_class),
             "rows": {"train": len(dataset.X_train), "test": len(dataset.X_test)},
             "performance": {
                 "fit_seconds": trained.fit_seconds,
@@ -148,8 +182,9 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
             "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "git": {"commit": head_commit(spec.dir), "dirty": is_dirty(spec.dir, [spec.dir, *spec.data_files()])},
             "data": {"digests": fp.parts["data"], "train_rows": len(dataset.X_train),
-                     "test_rows": len(dataset.X_test), "features": list(dataset.X_train.columns),
-                     "categorical": dataset.categorical},
+                     "test_rows": len(dataset.X_test), "columns": dataset.columns,
+                     "features": list(dataset.X_train.columns), "categorical": dataset.categorical,
+                     "target": dataset.target},
             "versions": fp.parts["versions"],
             "platform": platform.platform(),
             "timings": {
@@ -163,6 +198,11 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
     entry = cache.get(fp.value)
     assert entry is not None, "the entry was just installed"
     return entry
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars (class labels) as plain Python values, for JSON."""
+    return value.tolist() if hasattr(value, "tolist") else [_plain(v) for v in value] if isinstance(value, list) else value
 
 
 def _result(spec: Spec, entry: CacheEntry, cache_hit: bool) -> TrainResult:
@@ -181,3 +221,47 @@ def _result(spec: Spec, entry: CacheEntry, cache_hit: bool) -> TrainResult:
         warnings=lineage.get("warnings", []),
         entry=entry.path,
     )
+
+
+def pr(project: Project | None = None, base: str | None = None, out: Path | None = None,
+       run_url: str | None = None) -> PrResult:
+    """The PR flow: compare every touched model with its baseline, write the ledger and the comment.
+
+    Writes ``reports/<name>/metrics.json`` and ``model_card.md`` for each compared model, and the
+    comment to ``pr-comment.md`` (plus ``pr-comment.full.md`` when the comment had to be shortened)
+    and the result to ``pr-result.json`` in ``out`` (default ``reports/``).
+    """
+    from mlship import git, ledger
+    from mlship.changes import changed_models, default_base
+    from mlship.compare import Checkout, compare_model
+    from mlship.report import render_comment
+
+    project = project or Project.find()
+    changes = changed_models(project, base or default_base(project))
+    result = PrResult(changes.base, changes.merge_base, [], {}, changes.removed)
+    repo = git.toplevel(project.root)
+    with git.worktree(repo, changes.merge_base) as checkout:
+        for model in changes.touched:
+            if model.problems:
+                result.errors[model.name] = model.problems
+                continue
+            try:
+                comparison = compare_model(project, model.name, Checkout(changes.merge_base, checkout, repo))
+            except MlshipError as error:
+                result.errors[model.name] = str(error).splitlines()
+                continue
+            result.comparisons.append(comparison)
+            result.written += ledger.write(project, comparison)
+    out = out or project.root / ledger.REPORTS_DIR
+    full_path = out / "pr-comment.full.md"
+    hint = f"The full report is in `{full_path.name}` beside this comment's file, and in the workflow run's artifacts."
+    result.comment = render_comment(result, project.root, run_url, hint)
+    full = render_comment(result, project.root, run_url, hint, limit=10**9)
+    atomic_write_text(out / "pr-comment.md", result.comment)
+    result.written.append(out / "pr-comment.md")
+    if full != result.comment:
+        atomic_write_text(full_path, full)
+        result.written.append(full_path)
+    atomic_write_json(out / "pr-result.json", result.to_dict())
+    result.written.append(out / "pr-result.json")
+    return result

@@ -82,6 +82,16 @@ class Delta:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Sample:
+    """A model's predictions with the truth and the classes they are scored against."""
+
+    y_true: np.ndarray
+    predictions: Predictions
+    classes: list[Any] | None = None
+    positive_class: Any | None = None
+
+
 def paired_bootstrap(
     metrics: list[str],
     y_true: np.ndarray,
@@ -93,34 +103,52 @@ def paired_bootstrap(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> dict[str, Delta]:
-    """Percentile intervals of candidate − baseline for each metric the two models share."""
+    """Intervals of candidate − baseline where both models predicted the same rows: each resample
+    draws the rows once and scores both models on that draw."""
     y_true = np.asarray(y_true)
-    n = len(y_true)
+    return _bootstrap(metrics, Sample(y_true, candidate, classes, positive_class),
+                      Sample(y_true, baseline, classes, positive_class), True, resamples, confidence, seed)
+
+
+def unpaired_bootstrap(metrics: list[str], candidate: Sample, baseline: Sample, resamples: int = 1000,
+                       confidence: float = 0.95, seed: int = 0) -> dict[str, Delta]:
+    """Intervals of candidate − baseline where each model was scored on its own rows: the two
+    are resampled independently, so the interval is wider than a paired one."""
+    return _bootstrap(metrics, candidate, baseline, False, resamples, confidence, seed)
+
+
+def _bootstrap(metrics: list[str], candidate: Sample, baseline: Sample, paired: bool, resamples: int,
+               confidence: float, seed: int) -> dict[str, Delta]:
+    sizes = (len(candidate.y_true), len(baseline.y_true))
     scorers = {
-        name: (_scorer(name, y_true, candidate, classes, positive_class),
-               _scorer(name, y_true, baseline, classes, positive_class))
+        name: (_scorer_for(name, candidate), _scorer_for(name, baseline))
         for name in metrics
-        if _computable(name, candidate, baseline)
+        if _computable(name, candidate.predictions, baseline.predictions)
     }
-    whole = Draws.identity(n)
-    point = {name: float(c(whole)[0] - b(whole)[0]) for name, (c, b) in scorers.items()}
+    point = {name: float(c(Draws.identity(sizes[0]))[0] - b(Draws.identity(sizes[1]))[0])
+             for name, (c, b) in scorers.items()}
     deltas: dict[str, list[np.ndarray]] = {name: [] for name in scorers}
     rng = np.random.default_rng(seed)
-    chunk = max(1, CHUNK_CELLS // max(n, 1))
+    chunk = max(1, CHUNK_CELLS // max(sizes))
     for start in range(0, resamples, chunk):
-        draws = Draws.random(rng, min(chunk, resamples - start), n)
+        count = min(chunk, resamples - start)
+        candidate_draws = Draws.random(rng, count, sizes[0])
+        baseline_draws = candidate_draws if paired else Draws.random(rng, count, sizes[1])
         for name, (score_candidate, score_baseline) in scorers.items():
-            deltas[name].append(score_candidate(draws) - score_baseline(draws))
+            deltas[name].append(score_candidate(candidate_draws) - score_baseline(baseline_draws))
+    return {name: _interval(name, point[name], np.concatenate(chunks), confidence) for name, chunks in deltas.items()}
+
+
+def _interval(name: str, point: float, values: np.ndarray, confidence: float) -> Delta:
+    values = values[np.isfinite(values)]
+    if not len(values) or not np.isfinite(point):
+        return Delta(point, float("nan"), float("nan"), False, "unchanged")
     alpha = (1 - confidence) / 2
-    results = {}
-    for name, chunks in deltas.items():
-        values = np.concatenate(chunks)
-        low, high = np.nanquantile(values, [alpha, 1 - alpha])
-        significant = bool(low > 0 or high < 0)
-        better = (point[name] > 0) == CATALOGUE[name].higher_is_better
-        verdict = ("better" if better else "worse") if significant else "unchanged"
-        results[name] = Delta(point[name], float(low), float(high), significant, verdict)
-    return results
+    low, high = np.quantile(values, [alpha, 1 - alpha])
+    significant = bool(low > 0 or high < 0)
+    better = (point > 0) == CATALOGUE[name].higher_is_better
+    verdict = ("better" if better else "worse") if significant else "unchanged"
+    return Delta(point, float(low), float(high), significant, verdict)
 
 
 def score(name: str, y_true: np.ndarray, predictions: Predictions, classes: list[Any] | None = None,
@@ -128,6 +156,10 @@ def score(name: str, y_true: np.ndarray, predictions: Predictions, classes: list
     """The metric on each resample of ``draws`` (default: on the rows as they are)."""
     y_true = np.asarray(y_true)
     return _scorer(name, y_true, predictions, classes, positive_class)(draws or Draws.identity(len(y_true)))
+
+
+def _scorer_for(name: str, sample: Sample) -> Scorer:
+    return _scorer(name, np.asarray(sample.y_true), sample.predictions, sample.classes, sample.positive_class)
 
 
 def _computable(name: str, *models: Predictions) -> bool:

@@ -135,6 +135,71 @@ def changed(ctx: click.Context, base: str | None, as_json: bool) -> None:
     click.echo(json.dumps(result.names) if as_json else ui.changes(result))
 
 
+@cli.command()
+@click.option("--base", metavar="REF", help="Branch or commit to compare with. Default: the PR's base branch "
+              "in GitHub Actions ($GITHUB_BASE_REF), else origin/main or main.")
+@click.option("--dry-run", is_flag=True, help="Print the comment instead of posting it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the machine-readable result instead of the comment.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for pr-comment.md and pr-result.json. Default: reports/.")
+@click.pass_context
+def pr(ctx: click.Context, base: str | None, dry_run: bool, as_json: bool, out: Path | None) -> None:
+    """Run the pull-request flow for every model the change touches.
+
+    Each touched model is trained (or loaded from the cache), its baseline at the
+    merge-base likewise, and both are scored on the same held-out rows; then gates are
+    checked, reports/<name>/ is written for committing, and the comment is rendered.
+    Exits 1 when a gate fails, 2 when a model cannot be evaluated.
+
+    Example: mlship pr --base main --dry-run
+    """
+    from mlship import api
+
+    if not dry_run:
+        raise MlshipError("posting the comment to GitHub is not available in this version: "
+                          "run `mlship pr --dry-run` and read the comment locally")
+    result = api.pr(_project(ctx), base, out)
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.comment)
+    for path in result.written:
+        click.echo(f"wrote {_shown(path)}", err=True)
+    ctx.exit(result.exit_code)
+
+
+@cli.group()
+def ledger() -> None:
+    """The approved record of each model, in reports/<name>/."""
+
+
+@ledger.command("verify")
+@click.argument("model")
+@click.pass_context
+def ledger_verify(ctx: click.Context, model: str) -> None:
+    """Check that MODEL at the working tree is what its ledger approved.
+
+    Compares the fingerprint of the spec, data, code and library versions here with
+    reports/MODEL/metrics.json. Exits 0 on a match, 1 on a mismatch, naming what differs.
+
+    Example: mlship ledger verify churn
+    """
+    from mlship import ledger as ledger_module
+
+    verification = ledger_module.verify(_project(ctx), model)
+    if verification.matches:
+        click.echo(f"✅ {model}: the working tree matches the ledger (fingerprint {verification.fingerprint[:12]})")
+        return
+    click.echo(f"❌ {model}: the working tree does not match the ledger: fingerprint "
+               f"{verification.fingerprint[:12]} here, {verification.ledger_fingerprint[:12]} approved; "
+               f"differs in: {', '.join(verification.differing) or 'unknown parts'}. "
+               f"Run `mlship pr` and commit reports/{model}/.")
+    ctx.exit(EXIT_GATE_FAILED)
+
+
+def _shown(path: Path) -> str:
+    from mlship.errors import display_path
+
+    return display_path(path)
+
+
 def main() -> None:
     cli(prog_name="mlship")
 

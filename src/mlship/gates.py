@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mlship.metrics import CATALOGUE
 from mlship.spec import Gate
+
+if TYPE_CHECKING:
+    from mlship.bootstrap import Delta
+    from mlship.compare import SliceResult
 
 
 @dataclass(frozen=True)
@@ -38,3 +44,66 @@ def check_absolute(gates: dict[str, Gate], metrics: dict[str, float],
             results.append(GateResult(metric, f"{rule} {bound:g}", passed,
                                       f"{metric} {value:.4g} {relation} {rule} {bound:g}"))
     return results
+
+
+def check_change(gates: dict[str, Gate], metrics: dict[str, float], deltas: dict[str, "Delta"],
+                 baseline: dict[str, float] | None) -> list[GateResult]:
+    """Check ``max_drop`` (in the metric's units) and ``max_relative_drop`` (drop / |baseline|).
+
+    A drop is a change in the metric's bad direction. A change gate fails only when the
+    drop exceeds its bound *and* is significant; a metric without a delta fails closed.
+    """
+    results = []
+    for metric, gate in gates.items():
+        for rule in ("max_drop", "max_relative_drop"):
+            bound = getattr(gate, rule)
+            if bound is None:
+                continue
+            label = f"{rule} {bound:g}"
+            if baseline is None:
+                results.append(GateResult(metric, label, True, f"not applied: no baseline to compare {metric} with"))
+            elif metric not in deltas or metric not in baseline or metric not in metrics:
+                results.append(GateResult(metric, label, False,
+                                          f"{metric} was not computed for both versions, so its change gate fails"))
+            else:
+                results.append(_change_result(metric, rule, bound, deltas[metric], baseline[metric]))
+    return results
+
+
+def check_slices(gates: dict[str, Gate], slices: list["SliceResult"]) -> list[GateResult]:
+    """Check ``slice_max_drop``: no slice large enough to judge may drop significantly by more."""
+    results = []
+    for metric, gate in gates.items():
+        if gate.slice_max_drop is None:
+            continue
+        failing = []
+        for part in slices:
+            delta = part.deltas.get(metric)
+            if delta is not None and delta.verdict == "worse" and drop_of(metric, delta.delta) > gate.slice_max_drop:
+                failing.append(f"{part.column}={part.value} ({delta.delta:+.4g})")
+        message = (f"{metric} dropped significantly by more than {gate.slice_max_drop:g} in " + ", ".join(failing)
+                   if failing else f"no slice's {metric} dropped significantly by more than {gate.slice_max_drop:g}")
+        results.append(GateResult(metric, f"slice_max_drop {gate.slice_max_drop:g}", not failing, message))
+    return results
+
+
+def drop_of(metric: str, delta: float) -> float:
+    """How much worse ``delta`` (candidate − baseline) makes the metric; negative for an improvement."""
+    return -delta if CATALOGUE[metric].higher_is_better else delta
+
+
+def _change_result(metric: str, rule: str, bound: float, delta: "Delta", baseline: float) -> GateResult:
+    drop = drop_of(metric, delta.delta)
+    if rule == "max_relative_drop":
+        size = drop / abs(baseline) if baseline else (math.inf if drop > 0 else 0.0)
+        shown, limit = f"{size:.2%}", f"{bound:.2%}"
+    else:
+        size, shown, limit = drop, f"{drop:.4g}", f"{bound:g}"
+    interval = f"CI [{delta.ci_low:+.4g}, {delta.ci_high:+.4g}]"
+    label = f"{rule} {bound:g}"
+    if size <= bound:
+        return GateResult(metric, label, True, f"{metric} changed by {delta.delta:+.4g}, within {rule} {limit}")
+    if delta.verdict != "worse":
+        return GateResult(metric, label, True,
+                          f"{metric} dropped by {shown} (more than {limit}) but within noise ({interval})")
+    return GateResult(metric, label, False, f"{metric} dropped by {shown}, more than {limit}, significantly ({interval})")

@@ -16,6 +16,8 @@ CACHE_ENV = "MLSHIP_CACHE_DIR"
 @dataclass(frozen=True)
 class Project:
     root: Path
+    #: A cache folder other than the project's own: a baseline checkout shares its project's cache.
+    shared_cache: Path | None = None
 
     @classmethod
     def find(cls, start: Path | None = None) -> "Project":
@@ -32,7 +34,9 @@ class Project:
 
     @property
     def cache_dir(self) -> Path:
-        """``$MLSHIP_CACHE_DIR``, or ``.mlship/cache`` in the project (shared by every worktree)."""
+        """``$MLSHIP_CACHE_DIR``, or ``.mlship/cache`` in the project."""
+        if self.shared_cache is not None:
+            return self.shared_cache
         configured = os.environ.get(CACHE_ENV)
         return Path(configured).resolve() if configured else self.root / ".mlship" / "cache"
 

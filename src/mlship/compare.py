@@ -1,0 +1,281 @@
+"""Comparing a model with its baseline, the same model at the merge-base, on the same rows.
+
+The candidate is the model at the working tree; the baseline comes from the cache by
+its fingerprint or is trained in a worktree of the base commit. Where it can, the
+baseline predicts the candidate's held-out rows, so both are scored on identical data
+and the paired bootstrap applies. Where it cannot (the target, the classes or the
+features it needs changed), each is scored on its own split, the bootstrap is
+unpaired, and the comparison says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlship import api
+from mlship.bootstrap import Delta, Predictions, Sample, paired_bootstrap, unpaired_bootstrap
+from mlship.cache import CacheEntry
+from mlship.data import Dataset, load_dataset
+from mlship.errors import SpecError
+from mlship.evaluation import score
+from mlship.gates import GateResult, check_absolute, check_change, check_slices
+from mlship.git import head_commit, is_dirty
+from mlship.project import Project
+from mlship.spec import SPEC_FILE, Spec, load_spec
+
+MISSING_VALUE = "(missing)"
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of the model in a comparison."""
+
+    fingerprint: str
+    #: Metrics on the rows the comparison uses (the candidate's held-out rows when paired).
+    metrics: dict[str, float]
+    commit: str | None
+    cache_hit: bool
+    #: Whether the model's files had uncommitted changes (the candidate only).
+    dirty: bool | None = False
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    column: str
+    value: str
+    rows: int
+    too_small: bool
+    candidate: dict[str, float]
+    baseline: dict[str, float]
+    deltas: dict[str, Delta]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    spec: Spec
+    candidate: Version
+    baseline: Version | None
+    #: True when both versions were scored on the same rows.
+    paired: bool
+    #: Why there is no baseline, or why the comparison is not paired; empty otherwise.
+    note: str
+    deltas: dict[str, Delta]
+    slices: list[SliceResult]
+    gates: list[GateResult]
+    #: (spec key, baseline value, candidate value) for every key that differs.
+    params_diff: list[tuple[str, Any, Any]]
+    data_diff: dict[str, Any]
+    candidate_lineage: dict[str, Any] = field(repr=False, default_factory=dict)
+    candidate_performance: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(gate.passed for gate in self.gates)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable result documented in the README."""
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "paired": self.paired,
+            "note": self.note,
+            "baseline": asdict(self.baseline) if self.baseline else None,
+            "candidate": asdict(self.candidate),
+            "deltas": {name: delta.to_dict() for name, delta in self.deltas.items()},
+            "gates": [gate.to_dict() for gate in self.gates],
+            "slices": [
+                {**asdict(s), "deltas": {name: d.to_dict() for name, d in s.deltas.items()}} for s in self.slices
+            ],
+            "params_diff": [{"key": k, "baseline": old, "candidate": new} for k, old, new in self.params_diff],
+            "data_diff": self.data_diff,
+        }
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """The base commit checked out at ``path``, mirroring the repository at ``repo``."""
+
+    commit: str
+    path: Path
+    repo: Path
+
+    def mirror(self, path: Path) -> Path:
+        """Where ``path`` of the repository lies in the checkout."""
+        return self.path / Path(path).resolve().relative_to(self.repo.resolve())
+
+
+NEW_MODEL = "new model: there is no baseline at the merge-base, so only absolute gates apply"
+
+
+def compare_model(project: Project, name: str, base: Checkout) -> Comparison:
+    """Compare model ``name`` at the working tree of ``project`` with the same model at ``base``."""
+    candidate_result = api.train(name, project)
+    spec = api.load(name, project)
+    candidate_entry = CacheEntry(candidate_result.entry)
+    baseline_spec, note = _baseline_spec(project, name, base)
+    if baseline_spec is None:
+        return _without_baseline(spec, candidate_result, candidate_entry, note)
+    base_project = Project(base.mirror(project.root), shared_cache=project.cache_dir)
+    baseline_result = api.train(name, base_project)
+    return _compare(spec, baseline_spec, candidate_result, candidate_entry, baseline_result,
+                    CacheEntry(baseline_result.entry), base.commit)
+
+
+def _baseline_spec(project: Project, name: str, base: Checkout) -> tuple[Spec | None, str]:
+    folder = base.mirror(project.model_dir(name))
+    if not (folder / SPEC_FILE).is_file():
+        return None, NEW_MODEL
+    try:
+        return load_spec(folder), ""
+    except SpecError as error:
+        return None, f"the baseline's spec does not validate ({error.problems[0]}), so only absolute gates apply"
+
+
+def _without_baseline(spec: Spec, result: api.TrainResult, entry: CacheEntry, note: str) -> Comparison:
+    gates = check_absolute(spec.config.gates, result.metrics, result.unavailable)
+    gates += check_change(spec.config.gates, result.metrics, {}, None)
+    return Comparison(
+        name=spec.name, spec=spec,
+        candidate=_candidate_version(spec, result),
+        baseline=None, paired=False, note=note, deltas={}, slices=[], gates=gates,
+        params_diff=[], data_diff=_data_diff(None, entry.lineage()),
+        candidate_lineage=entry.lineage(), candidate_performance=result.performance,
+    )
+
+
+def _compare(spec: Spec, baseline_spec: Spec, candidate: api.TrainResult, candidate_entry: CacheEntry,
+             baseline: api.TrainResult, baseline_entry: CacheEntry, base_commit: str) -> Comparison:
+    dataset = load_dataset(spec)
+    candidate_predictions = candidate_entry.predictions()
+    assert np.array_equal(candidate_predictions["row"].to_numpy(), dataset.test_rows), "split is deterministic"
+    candidate_model = _predictions_of(candidate_predictions, dataset.classes)
+    settings = spec.config.evaluation.bootstrap
+    metrics = [m for m in spec.metrics if m in candidate.metrics]
+    baseline_model, why_unpaired = _baseline_on_candidate_rows(spec, baseline_spec, baseline_entry, dataset)
+    y = dataset.y_test.to_numpy()
+    if baseline_model is not None:
+        paired, note = True, ""
+        baseline_metrics, _ = score(metrics, y, baseline_model.y_pred, baseline_model.proba, dataset.classes,
+                                    dataset.positive_class)
+        deltas = paired_bootstrap(metrics, y, candidate_model, baseline_model, dataset.classes,
+                                  dataset.positive_class, settings.resamples, settings.confidence, settings.seed)
+        slices = _slices(spec, dataset, candidate_model, baseline_model)
+    else:
+        paired, note = False, f"not paired: {why_unpaired}; each version is scored on its own held-out rows"
+        baseline_metrics = baseline.metrics
+        own, recorded = baseline_entry.predictions(), baseline_entry.metrics()
+        deltas = unpaired_bootstrap(
+            [m for m in metrics if m in baseline_metrics],
+            Sample(y, candidate_model, dataset.classes, dataset.positive_class),
+            Sample(own["y_true"].to_numpy(), _predictions_of(own, recorded["classes"]), recorded["classes"],
+                   recorded["positive_class"]),
+            settings.resamples, settings.confidence, settings.seed,
+        )
+        slices = []
+    gates = check_absolute(spec.config.gates, candidate.metrics, candidate.unavailable)
+    gates += check_change(spec.config.gates, candidate.metrics, deltas, baseline_metrics)
+    gates += check_slices(spec.config.gates, slices)
+    return Comparison(
+        name=spec.name, spec=spec,
+        candidate=_candidate_version(spec, candidate),
+        baseline=Version(baseline.fingerprint, baseline_metrics, base_commit, baseline.cache_hit),
+        paired=paired, note=note, deltas=deltas, slices=slices, gates=gates,
+        params_diff=_params_diff(baseline_spec, spec),
+        data_diff=_data_diff(baseline_entry.lineage(), candidate_entry.lineage()),
+        candidate_lineage=candidate_entry.lineage(), candidate_performance=candidate.performance,
+    )
+
+
+def _candidate_version(spec: Spec, result: api.TrainResult) -> Version:
+    dirty = is_dirty(spec.dir, [spec.dir, *spec.data_files()])
+    return Version(result.fingerprint, result.metrics, head_commit(spec.dir), result.cache_hit, dirty)
+
+
+def _baseline_on_candidate_rows(spec: Spec, baseline_spec: Spec, entry: CacheEntry,
+                                dataset: Dataset) -> tuple[Predictions | None, str | None]:
+    """The baseline's predictions on the candidate's held-out rows, or why it cannot make them."""
+    if baseline_spec.target != spec.target or baseline_spec.task != spec.task:
+        return None, "the target changed"
+    features = entry.lineage()["data"]["features"]
+    missing = [c for c in features if c not in dataset.test_table.columns]
+    if missing:
+        return None, f"the baseline needs columns the new data lacks ({', '.join(missing)})"
+    model = entry.load_model()
+    if spec.task == "classification" and list(model.classes_) != list(dataset.classes):
+        return None, "the classes changed"
+    try:
+        rows = dataset.test_table[features]
+        proba = model.predict_proba(rows) if hasattr(model, "predict_proba") else None
+        return Predictions(model.predict(rows), proba), None
+    except (ValueError, TypeError) as error:
+        return None, f"the baseline cannot score the new rows ({error})"
+
+
+def _slices(spec: Spec, dataset: Dataset, candidate: Predictions, baseline: Predictions) -> list[SliceResult]:
+    settings, minimum = spec.config.evaluation.bootstrap, spec.config.evaluation.min_slice_size
+    y = dataset.y_test.to_numpy()
+    results = []
+    for column in spec.config.evaluation.slices:
+        values = dataset.test_table[column].astype("object").where(dataset.test_table[column].notna(), MISSING_VALUE)
+        for value in sorted(values.unique(), key=str):
+            mask = (values == value).to_numpy()
+            part_c, part_b = _subset(candidate, mask), _subset(baseline, mask)
+            metrics = spec.metrics
+            cand, _ = score(metrics, y[mask], part_c.y_pred, part_c.proba, dataset.classes, dataset.positive_class)
+            base, _ = score(metrics, y[mask], part_b.y_pred, part_b.proba, dataset.classes, dataset.positive_class)
+            too_small = int(mask.sum()) < minimum
+            deltas = {} if too_small else paired_bootstrap(
+                [m for m in metrics if m in cand and m in base], y[mask], part_c, part_b, dataset.classes,
+                dataset.positive_class, settings.resamples, settings.confidence, settings.seed)
+            results.append(SliceResult(column, str(value), int(mask.sum()), too_small, cand, base, deltas))
+    return results
+
+
+def _subset(model: Predictions, mask: np.ndarray) -> Predictions:
+    return Predictions(model.y_pred[mask], None if model.proba is None else model.proba[mask])
+
+
+def _predictions_of(frame: pd.DataFrame, classes: list[Any] | None) -> Predictions:
+    if classes is None or f"proba:{classes[0]}" not in frame.columns:
+        return Predictions(frame["y_pred"].to_numpy())
+    return Predictions(frame["y_pred"].to_numpy(), frame[[f"proba:{c}" for c in classes]].to_numpy())
+
+
+def _params_diff(before: Spec, after: Spec) -> list[tuple[str, Any, Any]]:
+    old, new = (_flatten(s.config.model_dump(mode="json", exclude={"description"})) for s in (before, after))
+    return [(k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+def _data_diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
+    new = after["data"]
+    old = before["data"] if before else None
+    columns_old = set(old.get("columns", [])) if old else set()
+    columns_new = set(new.get("columns", []))
+    return {
+        "rows": {"baseline": _rows(old), "candidate": _rows(new)},
+        "columns_added": sorted(columns_new - columns_old) if old else [],
+        "columns_removed": sorted(columns_old - columns_new) if old else [],
+        "features_added": sorted(set(new["features"]) - set(old["features"])) if old else [],
+        "features_removed": sorted(set(old["features"]) - set(new["features"])) if old else [],
+        "target": {"baseline": old.get("target") if old else None, "candidate": new.get("target")},
+        "digests": {"baseline": old["digests"] if old else None, "candidate": new["digests"]},
+    }
+
+
+def _rows(data: dict[str, Any] | None) -> dict[str, int] | None:
+    return {"train": data["train_rows"], "test": data["test_rows"]} if data else None

@@ -1,0 +1,103 @@
+"""The ledger: ``reports/<name>/metrics.json`` and ``model_card.md``, the record of what was approved.
+
+The PR flow writes them and they are committed with the change, so the reviewed diff
+shows them and the merge records what was approved. On the way to a release,
+:func:`verify` checks that the model trained at the working tree is the one in the
+ledger, by fingerprint: what was reviewed is what ships.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlship.errors import MlshipError, display_path
+from mlship.files import atomic_write_json, atomic_write_text
+from mlship.fingerprint import fingerprint
+from mlship.project import Project
+
+if TYPE_CHECKING:
+    from mlship.compare import Comparison
+
+REPORTS_DIR = "reports"
+METRICS = "metrics.json"
+CARD = "model_card.md"
+
+
+class LedgerError(MlshipError):
+    """The ledger is missing or unreadable."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    name: str
+    ledger_fingerprint: str
+    fingerprint: str
+    #: The parts of the fingerprint that differ (spec, data, code, versions).
+    differing: list[str]
+
+    @property
+    def matches(self) -> bool:
+        return self.ledger_fingerprint == self.fingerprint
+
+
+def folder(project: Project, name: str) -> Path:
+    return project.root / REPORTS_DIR / name
+
+
+def write(project: Project, comparison: "Comparison") -> list[Path]:
+    """Write the model's ledger files atomically; return their paths."""
+    from mlship.report import render_model_card
+
+    target = folder(project, comparison.name)
+    document = ledger_document(comparison)
+    atomic_write_json(target / METRICS, document)
+    atomic_write_text(target / CARD, render_model_card(comparison, project.root))
+    return [target / METRICS, target / CARD]
+
+
+def ledger_document(c: "Comparison") -> dict[str, Any]:
+    lineage = c.candidate_lineage
+    return {
+        "model": c.name,
+        "fingerprint": c.candidate.fingerprint,
+        "fingerprint_parts": lineage["fingerprint_parts"],
+        "passed": c.passed,
+        "task": c.spec.task,
+        "primary_metric": c.spec.primary_metric,
+        "metrics": c.candidate.metrics,
+        "baseline": {"commit": c.baseline.commit, "fingerprint": c.baseline.fingerprint,
+                     "metrics": c.baseline.metrics} if c.baseline else None,
+        "paired": c.paired,
+        "note": c.note,
+        "deltas": {name: delta.to_dict() for name, delta in c.deltas.items()},
+        "gates": [gate.to_dict() for gate in c.gates],
+        "performance": c.candidate_performance,
+        "data": {"digests": lineage["data"]["digests"], "train_rows": lineage["data"]["train_rows"],
+                 "test_rows": lineage["data"]["test_rows"]},
+        "versions": lineage["versions"],
+    }
+
+
+def read(project: Project, name: str) -> dict[str, Any]:
+    path = folder(project, name) / METRICS
+    if not path.is_file():
+        raise LedgerError(f"no ledger for '{name}' at {display_path(path)}: run `mlship pr` on the change "
+                          f"and commit {REPORTS_DIR}/{name}/")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise LedgerError(f"{display_path(path)} is not valid JSON ({error})") from None
+
+
+def verify(project: Project, name: str) -> Verification:
+    """Compare the fingerprint of the model at the working tree with the ledger's."""
+    from mlship import api
+
+    recorded = read(project, name)
+    current = fingerprint(api.load(name, project))
+    parts = recorded.get("fingerprint_parts", {})
+    differing = sorted(key for key in current.parts if parts.get(key) != current.parts[key])
+    return Verification(name, recorded["fingerprint"], current.value, differing)

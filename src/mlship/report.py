@@ -1,0 +1,269 @@
+"""The Markdown a reviewer reads: the PR comment and each model's card.
+
+Templates are Jinja2 files shipped in ``mlship/templates``; a project overrides any of
+them by putting a file of the same name in ``.mlship/templates/``. This module turns
+results into plain rows of formatted text, so templates hold layout only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+
+from mlship import __version__
+
+if TYPE_CHECKING:
+    from mlship.api import PrResult
+    from mlship.bootstrap import Delta
+    from mlship.compare import Comparison
+
+MARKER = "<!-- mlship:report -->"
+#: GitHub rejects comment bodies over 65,536 characters; keep a margin for the marker and links.
+MAX_COMMENT = 65_000
+PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
+VERDICTS = {"better": "✅ better", "worse": "❌ worse", "unchanged": "➖ within noise"}
+
+
+def environment(project_root: Path | None = None) -> jinja2.Environment:
+    folders = [project_root / ".mlship" / "templates"] if project_root else []
+    loader = jinja2.FileSystemLoader([*map(str, folders), str(PACKAGE_TEMPLATES)])
+    return jinja2.Environment(loader=loader, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                              undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+def render_comment(result: "PrResult", project_root: Path | None = None, run_url: str | None = None,
+                   full_report_hint: str = "", limit: int = MAX_COMMENT) -> str:
+    """The PR comment. Over ``limit`` characters, the ``<details>`` are dropped, then the text is cut."""
+    template = environment(project_root).get_template("comment.md.j2")
+    context = _comment_context(result, run_url, full_report_hint)
+    body = template.render(details=True, **context)
+    if len(body) <= limit:
+        return body
+    body = template.render(details=False, **context)
+    if len(body) <= limit:
+        return body
+    cut = "\n\n> ⚠️ The report was cut here to fit GitHub's size limit. " + full_report_hint + "\n"
+    return body[: limit - len(cut)] + cut
+
+
+def render_model_card(comparison: "Comparison", project_root: Path | None = None) -> str:
+    template = environment(project_root).get_template("model_card.md.j2")
+    return template.render(**_card_context(comparison))
+
+
+def _comment_context(result: "PrResult", run_url: str | None, full_report_hint: str) -> dict[str, Any]:
+    failed = [c.name for c in result.comparisons if not c.passed]
+    broken = [name for name in result.errors]
+    count = len(result.comparisons) + len(broken)
+    if not count:
+        headline, icon = "no model is touched by this change", "✅"
+    elif failed or broken:
+        problems = len(failed) + len(broken)
+        headline, icon = f"{problems} of {count} model{'s' if count != 1 else ''} failed", "❌"
+    else:
+        headline, icon = f"{count} model{'s' if count != 1 else ''} passed", "✅"
+    confidence = {c.spec.config.evaluation.bootstrap.confidence for c in result.comparisons} or {0.95}
+    settings = {(c.spec.config.evaluation.bootstrap.resamples, c.spec.config.evaluation.bootstrap.confidence)
+                for c in result.comparisons}
+    method = ", ".join(f"paired bootstrap, {r:,} resamples, {c:.0%} intervals" for r, c in sorted(settings))
+    footer = " · ".join(filter(None, [f"mlship {__version__}", method, f"[workflow run]({run_url})" if run_url else ""]))
+    return {
+        "marker": MARKER,
+        "verdict_icon": icon,
+        "headline": headline,
+        "intro": f"Compared with `{result.base}` at `{result.merge_base[:7]}` (the merge-base)."
+                 if result.merge_base else "",
+        "confidence_label": "/".join(f"{c:.0%}" for c in sorted(confidence)),
+        "models": [_model_view(c) for c in result.comparisons],
+        "errors": [{"name": name, "problems": problems} for name, problems in result.errors.items()],
+        "removed": result.removed,
+        "full_report_hint": full_report_hint,
+        "footer": footer,
+    }
+
+
+def _model_view(c: "Comparison") -> dict[str, Any]:
+    primary = c.spec.primary_metric
+    rows = []
+    for name in c.spec.metrics:
+        base = c.baseline.metrics.get(name) if c.baseline else None
+        cand = c.candidate.metrics.get(name)
+        delta = c.deltas.get(name)
+        rows.append({
+            "name": f"**{name}**" if name == primary else name,
+            "baseline": fmt(base),
+            "candidate": fmt(cand) if cand is not None else "n/a",
+            "delta": arrow_delta(delta.delta) if delta else "",
+            "ci": interval(delta) if delta else "",
+            "verdict": VERDICTS[delta.verdict] if delta else ("new" if c.baseline is None else ""),
+        })
+    gates = sorted(c.gates, key=lambda g: g.passed)
+    return {
+        "name": c.name,
+        "icon": "✅" if c.passed else "❌",
+        "headline": _headline(c, primary),
+        "note": c.note,
+        "rows": rows,
+        "gates": [{"icon": "✅" if g.passed else "❌", "metric": g.metric, "rule": g.rule, "message": g.message}
+                  for g in gates],
+        "slice_regressions": _slice_regressions(c),
+        "slices": _slice_rows(c),
+        "slice_metrics": c.spec.metrics,
+        "min_slice_size": c.spec.config.evaluation.min_slice_size,
+        "params_diff": [{"key": k, "baseline": _value(old), "candidate": _value(new)} for k, old, new in c.params_diff],
+        "data_rows": _data_rows(c.data_diff),
+        "provenance": _provenance(c),
+    }
+
+
+def _headline(c: "Comparison", primary: str) -> str:
+    cand = c.candidate.metrics.get(primary)
+    if c.baseline is None:
+        return f"new model, {primary} {fmt(cand)}"
+    delta = c.deltas.get(primary)
+    if delta is None:
+        return f"{primary} {fmt(c.baseline.metrics.get(primary))} → {fmt(cand)}"
+    word = {"better": "significantly better", "worse": "significantly worse", "unchanged": "within noise"}
+    return f"{primary} {fmt(c.baseline.metrics[primary])} → {fmt(cand)} ({arrow_delta(delta.delta)}, {word[delta.verdict]})"
+
+
+def _slice_regressions(c: "Comparison") -> list[dict[str, str]]:
+    found = []
+    for s in c.slices:
+        for metric, delta in s.deltas.items():
+            if delta.verdict == "worse":
+                found.append({"slice": f"{s.column} = {s.value}", "rows": f"{s.rows:,}", "metric": metric,
+                              "baseline": fmt(s.baseline.get(metric)), "candidate": fmt(s.candidate.get(metric)),
+                              "delta": arrow_delta(delta.delta), "ci": interval(delta)})
+    return found
+
+
+def _slice_rows(c: "Comparison") -> list[dict[str, Any]]:
+    rows = []
+    for s in c.slices:
+        cells = []
+        for metric in c.spec.metrics:
+            value, delta = s.candidate.get(metric), s.deltas.get(metric)
+            if value is None:
+                cells.append("n/a")
+            elif s.too_small:
+                cells.append(f"{fmt(value)} (too small to judge)")
+            elif delta is None:
+                cells.append(fmt(value))
+            else:
+                mark = {"better": " ✅", "worse": " ❌", "unchanged": ""}[delta.verdict]
+                cells.append(f"{fmt(value)} ({arrow_delta(delta.delta)}){mark}")
+        rows.append({"slice": f"{s.column} = {s.value}", "rows": f"{s.rows:,}", "cells": cells})
+    return rows
+
+
+def _data_rows(diff: dict[str, Any]) -> list[dict[str, str]]:
+    rows_old, rows_new = diff["rows"]["baseline"], diff["rows"]["candidate"]
+    target_old, target_new = diff["target"]["baseline"], diff["target"]["candidate"]
+    digest_old, digest_new = diff["digests"]["baseline"], diff["digests"]["candidate"]
+    lines = [{"label": "rows (train / held-out)", "baseline": _rows(rows_old), "candidate": _rows(rows_new)},
+             {"label": "target", "baseline": _target(target_old), "candidate": _target(target_new)}]
+    for key, label in (("columns_added", "columns added"), ("columns_removed", "columns removed"),
+                       ("features_added", "features added"), ("features_removed", "features removed")):
+        if diff[key]:
+            lines.append({"label": label, "baseline": "", "candidate": ", ".join(f"`{c}`" for c in diff[key])})
+    lines.append({"label": "data digest", "baseline": _digests(digest_old), "candidate": _digests(digest_new)})
+    return lines
+
+
+def _provenance(c: "Comparison") -> list[dict[str, str]]:
+    base = c.baseline
+    return [
+        {"label": "commit", "baseline": f"`{base.commit[:7]}` (merge-base)" if base else "none",
+         "candidate": (f"`{c.candidate.commit[:7]}`" if c.candidate.commit else "outside git")
+         + (" + uncommitted changes" if c.candidate.dirty else "")},
+        {"label": "fingerprint", "baseline": f"`{base.fingerprint[:12]}`" if base else "none",
+         "candidate": f"`{c.candidate.fingerprint[:12]}`"},
+        {"label": "trained", "baseline": ("from cache" if base.cache_hit else "in this run") if base else "",
+         "candidate": "from cache" if c.candidate.cache_hit else "in this run"},
+        {"label": "rows compared", "baseline": "the candidate's held-out rows" if c.paired else "its own held-out rows",
+         "candidate": "its held-out rows"},
+    ]
+
+
+def _card_context(c: "Comparison") -> dict[str, Any]:
+    spec, lineage = c.spec, c.candidate_lineage
+    return {
+        "name": c.name,
+        "description": spec.config.description.strip() or "No description in the spec (add `description:`).",
+        "task": spec.task,
+        "model": spec.config.model.estimator or spec.config.model.entrypoint,
+        "params": [{"key": k, "value": _value(v)} for k, v in sorted(spec.config.model.params.items())],
+        "data_source": spec.config.data.path or f"scikit-learn's bundled `{spec.config.data.sklearn}` dataset",
+        "target": spec.target,
+        "data": lineage["data"],
+        "target_profile": _target(lineage["data"].get("target")),
+        "metrics": _model_view(c)["rows"],
+        "primary": spec.primary_metric,
+        "slices": _slice_rows(c),
+        "slice_metrics": spec.metrics,
+        "gates": [{"icon": "✅" if g.passed else "❌", "metric": g.metric, "rule": g.rule, "message": g.message}
+                  for g in c.gates],
+        "passed": c.passed,
+        "baseline": c.baseline,
+        "note": c.note,
+        "fingerprint": c.candidate.fingerprint,
+        "commit": lineage["git"]["commit"],
+        "versions": lineage["versions"],
+        "performance": c.candidate_performance,
+    }
+
+
+def fmt(value: float | None) -> str:
+    """A metric value: four decimals, or thousands separators for large values."""
+    if value is None:
+        return "n/a"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:.4f}"
+
+
+def arrow_delta(delta: float) -> str:
+    """A change with ▲ (up) or ▼ (down); whether that is good depends on the metric."""
+    if delta == 0 or not math.isfinite(delta):
+        return "0"
+    sign = "▲ +" if delta > 0 else "▼ −"
+    return f"{sign}{fmt(abs(delta))}"
+
+
+def interval(delta: "Delta") -> str:
+    if not math.isfinite(delta.ci_low):
+        return "n/a"
+    return f"[{_signed(delta.ci_low)}, {_signed(delta.ci_high)}]"
+
+
+def _signed(value: float) -> str:
+    return ("+" if value > 0 else "−" if value < 0 else "") + fmt(abs(value))
+
+
+def _value(value: Any) -> str:
+    return "*(unset)*" if value is None else f"`{json.dumps(value)}`"
+
+
+def _rows(rows: dict[str, int] | None) -> str:
+    return f"{rows['train']:,} / {rows['test']:,}" if rows else ""
+
+
+def _target(profile: dict[str, Any] | None) -> str:
+    if not profile:
+        return ""
+    if "classes" in profile:
+        return ", ".join(f"{label} {share:.1%}" for label, share in profile["classes"].items())
+    return f"mean {profile['mean']:.4g}, sd {profile['std']:.4g}, range {profile['min']:.4g} to {profile['max']:.4g}"
+
+
+def _digests(digests: dict[str, str] | None) -> str:
+    if not digests:
+        return ""
+    return "<br>".join(f"`{path}` {digest[:12]}" if len(digest) == 64 else f"`{path}`"
+                       for path, digest in digests.items())
+
