@@ -58,7 +58,7 @@ def test_a_valid_spec_validates_and_names_the_model(factory, run_cli):
         pytest.param(
             VALID.replace("accuracy: {min: 0.8}", "accuracy: {minimum: 0.8}"),
             "error: models/m/model.yaml:12: gates.accuracy.minimum: unknown key 'minimum' (did you mean 'min'?). "
-            "Allowed here: min, max",
+            "Allowed here: min, max, max_drop, max_relative_drop, slice_max_drop",
             id="unknown-key-in-a-gate",
         ),
         pytest.param(
@@ -96,7 +96,8 @@ def test_a_valid_spec_validates_and_names_the_model(factory, run_cli):
         ),
         pytest.param(
             VALID.replace("accuracy: {min: 0.8}", "accuracy: {}"),
-            "error: models/m/model.yaml:12: gates.accuracy: a gate needs 'min' or 'max'",
+            "error: models/m/model.yaml:12: gates.accuracy: a gate needs at least one of min, max, max_drop, "
+            "max_relative_drop, slice_max_drop",
             id="empty-gate",
         ),
         pytest.param(
@@ -287,9 +288,11 @@ def test_an_empty_evaluation_section_takes_the_default_metrics_then_the_gated_on
     assert spec.primary_metric == "roc_auc"
 
 
-def test_gates_and_description_are_not_part_of_the_training_config(factory):
+def test_gates_notes_slices_and_bootstrap_settings_are_not_part_of_the_training_config(factory):
     first = load_spec(factory.model("a", VALID))
-    second = load_spec(factory.model("b", "description: notes\n" + VALID.replace("min: 0.8", "min: 0.5")))
+    second = load_spec(factory.model("b", "description: notes\n" + VALID.replace("min: 0.8", "min: 0.5, max_drop: 0.1")
+                                     .replace("[accuracy, f1]", "[accuracy, f1]\n  slices: [petal]\n"
+                                              "  bootstrap: {resamples: 200}\n  min_slice_size: 5")))
     assert first.training_config_json() == second.training_config_json()
 
 
