@@ -239,19 +239,22 @@ def pr(project: Project | None = None, base: str | None = None, out: Path | None
     project = project or Project.find()
     changes = changed_models(project, base or default_base(project))
     result = PrResult(changes.base, changes.merge_base, [], {}, changes.removed)
-    repo = git.toplevel(project.root)
-    with git.worktree(repo, changes.merge_base) as checkout:
-        for model in changes.touched:
-            if model.problems:
-                result.errors[model.name] = model.problems
-                continue
-            try:
-                comparison = compare_model(project, model.name, Checkout(changes.merge_base, checkout, repo))
-            except MlshipError as error:
-                result.errors[model.name] = str(error).splitlines()
-                continue
-            result.comparisons.append(comparison)
-            result.written += ledger.write(project, comparison)
+    for model in changes.touched:
+        if model.problems:
+            result.errors[model.name] = model.problems
+    evaluable = [model.name for model in changes.touched if not model.problems]
+    if evaluable:
+        repo = git.toplevel(project.root)
+        with git.worktree(repo, changes.merge_base) as checkout:
+            base = Checkout(changes.merge_base, checkout, repo)
+            for name in evaluable:
+                try:
+                    comparison = compare_model(project, name, base)
+                except MlshipError as error:
+                    result.errors[name] = str(error).splitlines()
+                    continue
+                result.comparisons.append(comparison)
+                result.written += ledger.write(project, comparison)
     out = out or project.root / ledger.REPORTS_DIR
     full_path = out / "pr-comment.full.md"
     hint = f"The full report is in `{full_path.name}` beside this comment's file, and in the workflow run's artifacts."
@@ -262,6 +265,8 @@ def pr(project: Project | None = None, base: str | None = None, out: Path | None
     if full != result.comment:
         atomic_write_text(full_path, full)
         result.written.append(full_path)
+    else:
+        full_path.unlink(missing_ok=True)
     atomic_write_json(out / "pr-result.json", result.to_dict())
     result.written.append(out / "pr-result.json")
     return result

@@ -10,6 +10,7 @@ unpaired, and the comparison says so.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from mlship import api
 from mlship.bootstrap import Delta, Predictions, Sample, paired_bootstrap, unpaired_bootstrap
 from mlship.cache import CacheEntry
 from mlship.data import Dataset, load_dataset
-from mlship.errors import SpecError
+from mlship.errors import MlshipError
 from mlship.evaluation import score
 from mlship.gates import GateResult, check_absolute, check_change, check_slices
 from mlship.git import head_commit, is_dirty
@@ -61,6 +62,8 @@ class Comparison:
     spec: Spec
     candidate: Version
     baseline: Version | None
+    #: True when the model does not exist at the merge-base.
+    new_model: bool
     #: True when both versions were scored on the same rows.
     paired: bool
     #: Why there is no baseline, or why the comparison is not paired; empty otherwise.
@@ -83,6 +86,7 @@ class Comparison:
         return {
             "name": self.name,
             "passed": self.passed,
+            "new_model": self.new_model,
             "paired": self.paired,
             "note": self.note,
             "baseline": asdict(self.baseline) if self.baseline else None,
@@ -109,6 +113,12 @@ class Checkout:
         """Where ``path`` of the repository lies in the checkout."""
         return self.path / Path(path).resolve().relative_to(self.repo.resolve())
 
+    def unmirror(self, text: str) -> str:
+        """``text`` with paths into the checkout written as paths in the repository."""
+        for prefix in {str(self.path), str(self.path.resolve())}:
+            text = text.replace(prefix + os.sep, "")
+        return text
+
 
 NEW_MODEL = "new model: there is no baseline at the merge-base, so only absolute gates apply"
 
@@ -118,32 +128,28 @@ def compare_model(project: Project, name: str, base: Checkout) -> Comparison:
     candidate_result = api.train(name, project)
     spec = api.load(name, project)
     candidate_entry = CacheEntry(candidate_result.entry)
-    baseline_spec, note = _baseline_spec(project, name, base)
-    if baseline_spec is None:
-        return _without_baseline(spec, candidate_result, candidate_entry, note)
-    base_project = Project(base.mirror(project.root), shared_cache=project.cache_dir)
-    baseline_result = api.train(name, base_project)
+    folder = base.mirror(project.model_dir(name))
+    if not (folder / SPEC_FILE).is_file():
+        return _without_baseline(spec, candidate_result, candidate_entry, NEW_MODEL, new=True)
+    try:
+        baseline_spec = load_spec(folder)
+        baseline_result = api.train(name, Project(base.mirror(project.root), shared_cache=project.cache_dir))
+    except MlshipError as error:
+        reason = base.unmirror(str(error).splitlines()[0])
+        note = f"the baseline at the merge-base cannot be evaluated ({reason}), so only absolute gates apply"
+        return _without_baseline(spec, candidate_result, candidate_entry, note, new=False)
     return _compare(spec, baseline_spec, candidate_result, candidate_entry, baseline_result,
                     CacheEntry(baseline_result.entry), base.commit)
 
 
-def _baseline_spec(project: Project, name: str, base: Checkout) -> tuple[Spec | None, str]:
-    folder = base.mirror(project.model_dir(name))
-    if not (folder / SPEC_FILE).is_file():
-        return None, NEW_MODEL
-    try:
-        return load_spec(folder), ""
-    except SpecError as error:
-        return None, f"the baseline's spec does not validate ({error.problems[0]}), so only absolute gates apply"
-
-
-def _without_baseline(spec: Spec, result: api.TrainResult, entry: CacheEntry, note: str) -> Comparison:
+def _without_baseline(spec: Spec, result: api.TrainResult, entry: CacheEntry, note: str, new: bool) -> Comparison:
     gates = check_absolute(spec.config.gates, result.metrics, result.unavailable)
     gates += check_change(spec.config.gates, result.metrics, {}, None)
+    gates += check_slices(spec.config.gates, [], compared=False)
     return Comparison(
         name=spec.name, spec=spec,
         candidate=_candidate_version(spec, result),
-        baseline=None, paired=False, note=note, deltas={}, slices=[], gates=gates,
+        baseline=None, new_model=new, paired=False, note=note, deltas={}, slices=[], gates=gates,
         params_diff=[], data_diff=_data_diff(None, entry.lineage()),
         candidate_lineage=entry.lineage(), candidate_performance=result.performance,
     )
@@ -180,12 +186,12 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: api.TrainResult, candid
         slices = []
     gates = check_absolute(spec.config.gates, candidate.metrics, candidate.unavailable)
     gates += check_change(spec.config.gates, candidate.metrics, deltas, baseline_metrics)
-    gates += check_slices(spec.config.gates, slices)
+    gates += check_slices(spec.config.gates, slices, compared=paired)
     return Comparison(
         name=spec.name, spec=spec,
         candidate=_candidate_version(spec, candidate),
         baseline=Version(baseline.fingerprint, baseline_metrics, base_commit, baseline.cache_hit),
-        paired=paired, note=note, deltas=deltas, slices=slices, gates=gates,
+        new_model=False, paired=paired, note=note, deltas=deltas, slices=slices, gates=gates,
         params_diff=_params_diff(baseline_spec, spec),
         data_diff=_data_diff(baseline_entry.lineage(), candidate_entry.lineage()),
         candidate_lineage=candidate_entry.lineage(), candidate_performance=candidate.performance,

@@ -70,11 +70,19 @@ def check_change(gates: dict[str, Gate], metrics: dict[str, float], deltas: dict
     return results
 
 
-def check_slices(gates: dict[str, Gate], slices: list["SliceResult"]) -> list[GateResult]:
-    """Check ``slice_max_drop``: no slice large enough to judge may drop significantly by more."""
+def check_slices(gates: dict[str, Gate], slices: list["SliceResult"], compared: bool) -> list[GateResult]:
+    """Check ``slice_max_drop``: no slice large enough to judge may drop significantly by more.
+
+    ``compared`` is False when no slice could be compared with a baseline (a new model,
+    or versions scored on different rows): the gate is then not applied, and says so.
+    """
     results = []
     for metric, gate in gates.items():
         if gate.slice_max_drop is None:
+            continue
+        if not compared:
+            results.append(GateResult(metric, f"slice_max_drop {gate.slice_max_drop:g}", True,
+                                      "not applied: no slice was compared with a baseline on the same rows"))
             continue
         failing = []
         for part in slices:

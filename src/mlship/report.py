@@ -67,9 +67,9 @@ def _comment_context(result: "PrResult", run_url: str | None, full_report_hint: 
     else:
         headline, icon = f"{count} model{'s' if count != 1 else ''} passed", "✅"
     confidence = {c.spec.config.evaluation.bootstrap.confidence for c in result.comparisons} or {0.95}
-    settings = {(c.spec.config.evaluation.bootstrap.resamples, c.spec.config.evaluation.bootstrap.confidence)
-                for c in result.comparisons}
-    method = ", ".join(f"paired bootstrap, {r:,} resamples, {c:.0%} intervals" for r, c in sorted(settings))
+    settings = {("paired" if c.paired else "unpaired", c.spec.config.evaluation.bootstrap.resamples,
+                 c.spec.config.evaluation.bootstrap.confidence) for c in result.comparisons if c.baseline}
+    method = "; ".join(f"{kind} bootstrap, {r:,} resamples, {c:.0%} intervals" for kind, r, c in sorted(settings))
     footer = " · ".join(filter(None, [f"mlship {__version__}", method, f"[workflow run]({run_url})" if run_url else ""]))
     return {
         "marker": MARKER,
@@ -123,7 +123,7 @@ def _model_view(c: "Comparison") -> dict[str, Any]:
 def _headline(c: "Comparison", primary: str) -> str:
     cand = c.candidate.metrics.get(primary)
     if c.baseline is None:
-        return f"new model, {primary} {fmt(cand)}"
+        return f"{'new model' if c.new_model else 'no usable baseline'}, {primary} {fmt(cand)}"
     delta = c.deltas.get(primary)
     if delta is None:
         return f"{primary} {fmt(c.baseline.metrics.get(primary))} → {fmt(cand)}"
