@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 
@@ -123,3 +124,18 @@ def test_the_base_defaults_to_the_pull_requests_base_branch_in_actions(repo, run
     result = run_cli("changed")
     assert result.exit_code == 0, result.stderr
     assert "(merge-base with origin/release)" in result.stdout
+
+
+def test_a_pr_touching_no_model_imports_no_heavy_library(repo):
+    """Nothing to compare means nothing to train: the flow must stay a fraction of a second."""
+    (repo / "README.md").write_text("more docs\n")
+    code = (
+        "import sys\n"
+        "from mlship.cli import main\n"
+        "sys.argv = ['mlship', 'pr', '--base', 'main', '--dry-run']\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
+        "heavy = [m for m in ('sklearn', 'pandas', 'numpy', 'scipy') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "HEAVY="

@@ -233,7 +233,6 @@ def pr(project: Project | None = None, base: str | None = None, out: Path | None
     """
     from mlship import git, ledger
     from mlship.changes import changed_models, default_base
-    from mlship.compare import Checkout, compare_model
     from mlship.report import render_comment
 
     project = project or Project.find()
@@ -244,6 +243,8 @@ def pr(project: Project | None = None, base: str | None = None, out: Path | None
             result.errors[model.name] = model.problems
     evaluable = [model.name for model in changes.touched if not model.problems]
     if evaluable:
+        from mlship.compare import Checkout, compare_model
+
         repo = git.toplevel(project.root)
         with git.worktree(repo, changes.merge_base) as checkout:
             base = Checkout(changes.merge_base, checkout, repo)
