@@ -48,14 +48,15 @@ class Draws:
         return len(self.rows)
 
     def binned(self, bins: np.ndarray, size: int) -> np.ndarray:
-        """resamples × size counts of draws per bin, where ``bins[row]`` is each row's bin."""
-        keys = bins[self.rows] + (np.arange(self.count) * size)[:, None]
-        return np.bincount(keys.ravel(), minlength=self.count * size).reshape(self.count, size).astype(np.float64)
+        """resamples × size integer counts of draws per bin, where ``bins[row]`` is each row's bin."""
+        keys = bins[self.rows]
+        keys += (np.arange(self.count) * size)[:, None]
+        return np.bincount(keys.ravel(), minlength=self.count * size).reshape(self.count, size)
 
     @cached_property
     def weights(self) -> np.ndarray:
-        """resamples × n: how often each row was drawn."""
-        return self.binned(np.arange(self.n), self.n)
+        """resamples × n: how often each row was drawn, as floats for matrix products."""
+        return self.binned(np.arange(self.n), self.n).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -243,11 +244,12 @@ def _auc_scorer(is_positive: np.ndarray, scores: np.ndarray) -> Scorer:
     bins = level_of_row.ravel() * 2 + is_positive.astype(np.int64)
 
     def auc(draws: Draws) -> np.ndarray:
+        # Integer counts throughout: exact, and no float copies of the (resamples × levels) arrays.
         counts = draws.binned(bins, 2 * len(levels)).reshape(draws.count, len(levels), 2)
         neg, pos = counts[:, :, 0], counts[:, :, 1]
-        wins = np.einsum("ij,ij->i", pos, np.cumsum(neg, axis=1)) - 0.5 * np.einsum("ij,ij->i", pos, neg)
+        twice_wins = 2 * np.einsum("ij,ij->i", pos, np.cumsum(neg, axis=1)) - np.einsum("ij,ij->i", pos, neg)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return wins / (pos.sum(axis=1) * neg.sum(axis=1))
+            return twice_wins / (2.0 * pos.sum(axis=1) * neg.sum(axis=1))
 
     return auc
 
