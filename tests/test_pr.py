@@ -885,7 +885,7 @@ def test_render_comment_drops_the_details_first_and_cuts_the_text_only_as_a_last
     assert cut.startswith("<!-- mlship:report -->\n## ✅ mlship: 2 models passed")
 
 
-def test_pr_without_dry_run_exits_2_and_trains_nothing(factory, run_cli):
+def test_pr_without_dry_run_outside_actions_exits_2_before_training(factory, run_cli):
     factory.model("cancer", cancer_spec())
     root = branch_off(factory)
     edit(root, "models/cancer/model.yaml", "C: 1.0", "C: 0.5")
@@ -894,8 +894,8 @@ def test_pr_without_dry_run_exits_2_and_trains_nothing(factory, run_cli):
     result = run_cli("pr", "--base", "main")
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr == ("error: posting the comment to GitHub is not available in this version: "
-                             "run `mlship pr --dry-run` and read the comment locally\n")
+    assert result.stderr == ("error: cannot post without --repo, --pr, --sha: run on a pull_request event in "
+                             "GitHub Actions, pass them, or use --dry-run\n")
     assert cache_entries(factory) == [] and not (root / "reports").exists()
 
 

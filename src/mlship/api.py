@@ -11,10 +11,10 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from mlship.cache import LINEAGE_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, Cache, CacheEntry
-from mlship.errors import MlshipError, SpecError
+from mlship.errors import MlshipError, Problem, SpecError, display_path
 from mlship.fingerprint import Fingerprint, fingerprint
 from mlship.files import atomic_write_json, atomic_write_text
 from mlship.gates import GateResult, check_absolute
@@ -22,6 +22,9 @@ from mlship.git import head_commit, is_dirty
 from mlship.metrics import CATALOGUE
 from mlship.project import Project
 from mlship.spec import Spec, load_spec
+
+if TYPE_CHECKING:
+    from mlship.actions import RunContext
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class PrResult:
     removed: list[str]
     comment: str = ""
     written: list[Path] = field(default_factory=list)
+    #: The spec problems behind ``errors``, with their locations (for annotations).
+    problems: list[Problem] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -240,7 +245,8 @@ def pr(project: Project | None = None, base: str | None = None, out: Path | None
     result = PrResult(changes.base, changes.merge_base, [], {}, changes.removed)
     for model in changes.touched:
         if model.problems:
-            result.errors[model.name] = model.problems
+            result.errors[model.name] = [str(problem) for problem in model.problems]
+            result.problems += model.problems
     evaluable = [model.name for model in changes.touched if not model.problems]
     if evaluable:
         from mlship.compare import Checkout, compare_model
@@ -253,6 +259,8 @@ def pr(project: Project | None = None, base: str | None = None, out: Path | None
                     comparison = compare_model(project, name, base)
                 except MlshipError as error:
                     result.errors[name] = str(error).splitlines()
+                    if isinstance(error, SpecError):
+                        result.problems += error.problems
                     continue
                 result.comparisons.append(comparison)
                 result.written += ledger.write(project, comparison)
@@ -271,3 +279,63 @@ def pr(project: Project | None = None, base: str | None = None, out: Path | None
     atomic_write_json(out / "pr-result.json", result.to_dict())
     result.written.append(out / "pr-result.json")
     return result
+
+
+@dataclass(frozen=True)
+class Publication:
+    """How a PR result reached GitHub."""
+
+    #: "posted", or "handoff" for a fork PR (a trusted workflow posts it later).
+    mode: str
+    #: "created", "updated" or "unchanged"; None for a hand-off.
+    comment: str | None = None
+    comment_url: str = ""
+    #: "check run" or "commit status"; None for a hand-off.
+    verdict: str | None = None
+    written: list[Path] = field(default_factory=list)
+
+
+def check_publishable(context: "RunContext", token: str | None) -> None:
+    """Fail before any training when the result could not be published."""
+    missing = [flag for flag, value in (("--repo", context.repository), ("--pr", context.pr_number),
+                                        ("--sha", context.head_sha)) if not value]
+    if missing:
+        raise MlshipError(f"cannot post without {', '.join(missing)}: run on a pull_request event in GitHub "
+                          "Actions, pass them, or use --dry-run")
+    if not context.is_fork and not token:
+        raise MlshipError("cannot post without a token: set GITHUB_TOKEN (in a workflow step: "
+                          "`env: GITHUB_TOKEN: ${{ github.token }}`), or use --dry-run")
+
+
+def publish(result: PrResult, context: "RunContext", token: str | None, handoff: Path,
+            key: str = "report", verdict: str = "auto") -> Publication:
+    """Post the comment and the verdict, or, for a fork PR, write them to ``handoff`` for a trusted run.
+
+    Both the comment and the verdict are attempted; if either fails, the error names it and
+    says where the report is kept.
+    """
+    from mlship.github import GitHub, GitHubError
+    from mlship.publish import Handoff, post_sticky, publish_verdict, write_handoff
+    from mlship.report import verdict_line
+
+    check_publishable(context, token)
+    if context.is_fork:
+        written = write_handoff(handoff, Handoff(context.repository, context.pr_number, context.head_sha,
+                                                 result.passed, key, result.comment))
+        return Publication("handoff", written=written)
+    client = GitHub(token)
+    failures, posted, made = [], None, None
+    try:
+        posted = post_sticky(client, context.repository, context.pr_number, result.comment, key)
+    except GitHubError as error:
+        failures.append(f"the comment was not posted: {error}")
+    icon, headline = verdict_line(result)
+    try:
+        made = publish_verdict(client, context.repository, context.head_sha, result.passed, f"{icon} {headline}",
+                               result.comment, context.run_url, kind=verdict)
+    except GitHubError as error:
+        failures.append(f"the verdict was not set: {error}")
+    if failures:
+        kept = ", ".join(display_path(p) for p in result.written if p.name.startswith("pr-comment"))
+        raise MlshipError("; ".join(failures) + f". The report is kept in {kept}")
+    return Publication("posted", posted.action, posted.url, made)

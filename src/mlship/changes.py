@@ -12,11 +12,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlship import git
-from mlship.errors import SpecError
+from mlship.errors import Problem, SpecError
 from mlship.fingerprint import LIBRARIES
 from mlship.project import Project
 from mlship.spec import load_spec
@@ -31,7 +31,7 @@ class TouchedModel:
     name: str
     reasons: list[str]
     #: The spec's problems, when it does not validate.
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,9 @@ class ChangeSet:
         return [model.name for model in self.touched]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"base": self.base, "merge_base": self.merge_base, "removed": self.removed,
+                "touched": [{"name": m.name, "reasons": m.reasons, "problems": [str(p) for p in m.problems]}
+                            for m in self.touched]}
 
 
 def default_base(project: Project) -> str:
@@ -77,13 +79,13 @@ def changed_models(project: Project, base: str) -> ChangeSet:
     return ChangeSet(base, since, touched, removed)
 
 
-def _reasons(folder: Path, repo: Path, files: set[str]) -> tuple[list[str], list[str]]:
+def _reasons(folder: Path, repo: Path, files: set[str]) -> tuple[list[str], list[Problem]]:
     prefix = _relative(folder, repo) + "/"
     reasons = [f"{path} changed" for path in sorted(files) if path.startswith(prefix)]
     try:
         spec = load_spec(folder)
     except SpecError as error:
-        return reasons + ["the spec does not validate"], [str(p) for p in error.problems]
+        return reasons + ["the spec does not validate"], error.problems
     for data_file in spec.data_files():
         relative = _relative(data_file, repo)
         if relative in files and not relative.startswith(prefix):

@@ -7,6 +7,7 @@ imported inside the command that needs it, so ``mlship --help`` stays fast.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -30,6 +31,11 @@ class _Group(click.Group):
             problems = error.problems if isinstance(error, SpecError) else [error]
             for problem in problems:
                 click.secho(f"error: {problem}", fg="red", err=True)
+            if isinstance(error, SpecError) and os.environ.get("GITHUB_ACTIONS") == "true":
+                from mlship.actions import annotation
+
+                for problem in error.problems:
+                    click.echo(annotation(problem))
             ctx.exit(error.exit_code)
 
 
@@ -142,27 +148,106 @@ def changed(ctx: click.Context, base: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the machine-readable result instead of the comment.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for pr-comment.md and pr-result.json. Default: reports/.")
+@click.option("--repo", metavar="OWNER/NAME", help="Repository to post to. Default: $GITHUB_REPOSITORY.")
+@click.option("--pr", "pr_number", type=int, help="Pull request number. Default: from the event payload.")
+@click.option("--sha", help="Commit to set the verdict on. Default: the pull request's head.")
+@click.option("--verdict", type=click.Choice(["auto", "check", "status"]), default="auto", show_default=True,
+              help="A check run with the report, a commit status, or a check run where the token allows it.")
+@click.option("--handoff", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for a fork PR's comment and pr.json, posted later by a trusted workflow. "
+                   "Default: reports/pr-handoff/.")
 @click.pass_context
-def pr(ctx: click.Context, base: str | None, dry_run: bool, as_json: bool, out: Path | None) -> None:
+def pr(ctx: click.Context, base: str | None, dry_run: bool, as_json: bool, out: Path | None, repo: str | None,
+       pr_number: int | None, sha: str | None, verdict: str, handoff: Path | None) -> None:
     """Run the pull-request flow for every model the change touches.
 
     Each touched model is trained (or loaded from the cache), its baseline at the
     merge-base likewise, and both are scored on the same held-out rows; then gates are
-    checked, reports/<name>/ is written for committing, and the comment is rendered.
-    Exits 1 when a gate fails, 2 when a model cannot be evaluated.
+    checked, reports/<name>/ is written for committing, and the comment is posted (one
+    sticky comment) with the verdict as a check run or commit status. On a fork PR,
+    whose token is read-only, the comment goes to the hand-off folder instead. The
+    token comes from $GITHUB_TOKEN. Exits 1 when a gate fails, 2 when a model cannot be
+    evaluated or the result cannot be posted.
 
     Example: mlship pr --base main --dry-run
     """
     from mlship import api
+    from mlship.actions import RunContext, annotation, write_step_summary
 
+    project = _project(ctx)
+    context = RunContext.from_env().overridden(repository=repo, pr_number=pr_number, head_sha=sha)
+    token = os.environ.get("GITHUB_TOKEN")
     if not dry_run:
-        raise MlshipError("posting the comment to GitHub is not available in this version: "
-                          "run `mlship pr --dry-run` and read the comment locally")
-    result = api.pr(_project(ctx), base, out)
-    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.comment)
+        api.check_publishable(context, token)
+    result = api.pr(project, base, out, run_url=context.run_url)
+    write_step_summary(result.comment)
+    if context.in_actions:
+        for problem in result.problems:
+            click.echo(annotation(problem))
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    elif dry_run:
+        click.echo(result.comment)
     for path in result.written:
         click.echo(f"wrote {_shown(path)}", err=True)
+    if not dry_run:
+        folder = handoff or project.root / "reports" / "pr-handoff"
+        published = api.publish(result, context, token, folder, verdict=verdict)
+        click.echo(_published(published, context), err=True)
     ctx.exit(result.exit_code)
+
+
+def _published(published, context) -> str:
+    if published.mode == "handoff":
+        where = ", ".join(_shown(p) for p in published.written)
+        return (f"fork pull request #{context.pr_number}: its token is read-only, so the comment was written to "
+                f"{where} for the trusted poster workflow")
+    return f"comment {published.comment} ({published.comment_url}); verdict set as a {published.verdict}"
+
+
+@cli.command()
+@click.option("--pr", "pr_number", type=int, help="Pull request number. Default: from the event payload.")
+@click.option("--body-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The Markdown to post.")
+@click.option("--key", default="report", show_default=True,
+              help="Which sticky comment: one comment is kept per key.")
+@click.option("--repo", metavar="OWNER/NAME", help="Repository. Default: $GITHUB_REPOSITORY.")
+@click.option("--handoff", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Post a fork PR's hand-off folder (comment.md and pr.json, validated) and set its verdict, "
+                   "instead of --pr and --body-file.")
+@click.pass_context
+def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, key: str, repo: str | None,
+            handoff: Path | None) -> None:
+    """Create or update the sticky comment on a pull request.
+
+    The comment carries a hidden marker for KEY; a second call updates it in place and
+    an unchanged body writes nothing. With --handoff, posts what a fork PR's run left
+    for a trusted workflow, after checking every field, and sets the commit status.
+    The token comes from $GITHUB_TOKEN.
+
+    Example: mlship comment --pr 12 --body-file reports/pr-comment.md
+    """
+    from mlship.actions import RunContext
+    from mlship.github import GitHub
+    from mlship.publish import post_sticky, publish_verdict, read_handoff
+
+    context = RunContext.from_env().overridden(repository=repo, pr_number=pr_number)
+    client = GitHub(os.environ.get("GITHUB_TOKEN", ""))
+    if handoff is not None:
+        result = read_handoff(handoff)
+        if context.repository and result.repository != context.repository:
+            raise MlshipError(f"the hand-off is for {result.repository}, but this run is in {context.repository}")
+        posted = post_sticky(client, result.repository, result.pr_number, result.body, result.key)
+        title = "✅ mlship: gates passed" if result.passed else "❌ mlship: gates failed"
+        made = publish_verdict(client, result.repository, result.head_sha, result.passed, title, result.body,
+                               context.run_url, kind="status")
+        click.echo(f"comment {posted.action} on #{result.pr_number} ({posted.url}); verdict set as a {made}")
+        return
+    if body_file is None or not context.pr_number or not context.repository:
+        raise MlshipError("give --body-file, and --pr and --repo unless the event payload has them "
+                          "(or --handoff DIR)")
+    posted = post_sticky(client, context.repository, context.pr_number, body_file.read_text(encoding="utf-8"), key)
+    click.echo(f"comment {posted.action} on #{context.pr_number} ({posted.url})")
 
 
 @cli.group()

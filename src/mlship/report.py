@@ -55,17 +55,20 @@ def render_model_card(comparison: "Comparison", project_root: Path | None = None
     return template.render(**_card_context(comparison))
 
 
-def _comment_context(result: "PrResult", run_url: str | None, full_report_hint: str) -> dict[str, Any]:
-    failed = [c.name for c in result.comparisons if not c.passed]
-    broken = [name for name in result.errors]
-    count = len(result.comparisons) + len(broken)
+def verdict_line(result: "PrResult") -> tuple[str, str]:
+    """The comment's headline and its icon, e.g. ("❌", "1 of 2 models failed")."""
+    failed = [c.name for c in result.comparisons if not c.passed] + list(result.errors)
+    count = len(result.comparisons) + len(result.errors)
+    plural = "s" if count != 1 else ""
     if not count:
-        headline, icon = "no model is touched by this change", "✅"
-    elif failed or broken:
-        problems = len(failed) + len(broken)
-        headline, icon = f"{problems} of {count} model{'s' if count != 1 else ''} failed", "❌"
-    else:
-        headline, icon = f"{count} model{'s' if count != 1 else ''} passed", "✅"
+        return "✅", "no model is touched by this change"
+    if failed:
+        return "❌", f"{len(failed)} of {count} model{plural} failed"
+    return "✅", f"{count} model{plural} passed"
+
+
+def _comment_context(result: "PrResult", run_url: str | None, full_report_hint: str) -> dict[str, Any]:
+    icon, headline = verdict_line(result)
     confidence = {c.spec.config.evaluation.bootstrap.confidence for c in result.comparisons} or {0.95}
     settings = {("paired" if c.paired else "unpaired", c.spec.config.evaluation.bootstrap.resamples,
                  c.spec.config.evaluation.bootstrap.confidence) for c in result.comparisons if c.baseline}

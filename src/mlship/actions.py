@@ -1,0 +1,98 @@
+"""What a GitHub Actions run tells mlship, and what mlship tells the run back.
+
+The context (repository, pull request, commits, whether the head is a fork, a link to
+the run) comes from the runner's environment and event payload; explicit flags
+override it. Output goes to the job's step summary and, for spec problems, to
+``::error`` annotations that GitHub shows on the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from mlship.errors import MlshipError, Problem, display_path
+
+#: GitHub keeps at most 1 MiB of step summary per step.
+STEP_SUMMARY_LIMIT = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RunContext:
+    repository: str | None = None
+    pr_number: int | None = None
+    base_sha: str | None = None
+    head_sha: str | None = None
+    #: True when the pull request comes from another repository: its token is read-only.
+    is_fork: bool = False
+    run_url: str | None = None
+    in_actions: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "RunContext":
+        env = os.environ if env is None else env
+        event = _event(env.get("GITHUB_EVENT_PATH"))
+        pull = event.get("pull_request") or {}
+        head, base = pull.get("head") or {}, pull.get("base") or {}
+        repository = env.get("GITHUB_REPOSITORY") or None
+        head_repo = (head.get("repo") or {}).get("full_name")
+        base_repo = (base.get("repo") or {}).get("full_name") or repository
+        server, run_id = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_RUN_ID")
+        return cls(
+            repository=repository,
+            pr_number=pull.get("number") or event.get("number"),
+            base_sha=base.get("sha"),
+            head_sha=head.get("sha") or env.get("GITHUB_SHA") or None,
+            # A deleted fork leaves head.repo null: treat it as a fork, the safe side.
+            is_fork=bool(pull) and (head_repo is None or head_repo != base_repo),
+            run_url=f"{server}/{repository}/actions/runs/{run_id}" if server and repository and run_id else None,
+            in_actions=env.get("GITHUB_ACTIONS") == "true",
+        )
+
+    def overridden(self, **values: Any) -> "RunContext":
+        """A copy with the given values (those that are not None) replacing the environment's."""
+        return replace(self, **{key: value for key, value in values.items() if value is not None})
+
+
+def _event(path: str | None) -> dict[str, Any]:
+    if not path or not Path(path).is_file():
+        return {}
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise MlshipError(f"the event payload {path} (GITHUB_EVENT_PATH) is not valid JSON: {error}") from None
+    return event if isinstance(event, dict) else {}
+
+
+def write_step_summary(markdown: str, env: Mapping[str, str] | None = None) -> bool:
+    """Append ``markdown`` to the job's step summary; False outside Actions."""
+    path = (os.environ if env is None else env).get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return False
+    if len(markdown.encode()) > STEP_SUMMARY_LIMIT:
+        note = "\n\n> ⚠️ Cut to fit the step summary's 1 MiB limit; the full report is in the run's artifacts.\n"
+        markdown = markdown.encode()[: STEP_SUMMARY_LIMIT - len(note.encode()) - 4].decode(errors="ignore") + note
+    with open(path, "a", encoding="utf-8") as stream:
+        stream.write(markdown if markdown.endswith("\n") else markdown + "\n")
+    return True
+
+
+def annotation(problem: Problem, level: str = "error", title: str = "mlship") -> str:
+    """A workflow command that marks ``problem`` on its file and line in the pull request."""
+    properties = {"file": display_path(problem.location.file), "title": title}
+    if problem.location.line is not None:
+        properties["line"] = str(problem.location.line)
+    fields = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
+    message = f"{problem.location.field}: {problem.message}" if problem.location.field else problem.message
+    return f"::{level} {fields}::{_escape_data(message)}"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")

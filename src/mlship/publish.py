@@ -1,0 +1,162 @@
+"""Putting a PR result on GitHub: one sticky comment, a verdict, or a hand-off for fork PRs.
+
+**The sticky comment** carries a hidden marker, ``<!-- mlship:<key> -->``. mlship reads
+every page of the PR's comments and takes the marked comments written by its own
+login: updates the oldest in place (no write when the body is unchanged), deletes any
+others (left by two runs racing), or creates one. The login comes from ``GET /user``
+where the token may read it (a personal or app user token); a workflow's
+``GITHUB_TOKEN`` may not, and writes as ``github-actions[bot]``, which is then assumed.
+A GitHub App's installation token writes as ``<app-slug>[bot]``: pass it as the author.
+
+**Fork PRs** get a read-only token, so nothing is posted from their run: the comment and
+a small ``pr.json`` go to a hand-off folder, which a trusted workflow (``on:
+workflow_run``) downloads, validates with :func:`read_handoff` and posts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlship.errors import MlshipError, display_path
+from mlship.files import atomic_write_json, atomic_write_text
+from mlship.github import GitHub, GitHubError
+
+ACTIONS_BOT = "github-actions[bot]"
+KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+REPOSITORY_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+HANDOFF_COMMENT = "comment.md"
+HANDOFF_META = "pr.json"
+#: GitHub's limit on a comment body.
+MAX_BODY = 65_536
+MAX_META_BYTES = 4_096
+CREATE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Posted:
+    #: "created", "updated" or "unchanged".
+    action: str
+    comment_id: int
+    url: str
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A fork PR's result, waiting for a trusted workflow to post it."""
+
+    repository: str
+    pr_number: int
+    head_sha: str
+    passed: bool
+    key: str
+    body: str
+
+
+def marker(key: str) -> str:
+    return f"<!-- mlship:{key} -->"
+
+
+def post_sticky(client: GitHub, repo: str, number: int, body: str, key: str = "report",
+                author: str | None = None) -> Posted:
+    """Create or update the one comment marked with ``key`` on PR ``number``."""
+    tag = marker(key)
+    body = body if tag in body else f"{tag}\n{body}"
+    author = author or client.login() or ACTIONS_BOT
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        ours = _ours(client, repo, number, tag, author)
+        if ours:
+            return _keep_one(client, repo, ours, body)
+        try:
+            client.create_comment(repo, number, body)
+        except GitHubError as error:
+            # A 5xx may hide a comment that was created: look again before creating again.
+            if error.status is not None and error.status >= 500 and attempt < CREATE_ATTEMPTS:
+                continue
+            raise
+        # Another run may have created one at the same moment: keep only the oldest.
+        posted = _keep_one(client, repo, _ours(client, repo, number, tag, author), body)
+        return Posted("created", posted.comment_id, posted.url)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _ours(client: GitHub, repo: str, number: int, tag: str, author: str) -> list[dict[str, Any]]:
+    found = [c for c in client.comments(repo, number)
+             if tag in (c.get("body") or "") and (c.get("user") or {}).get("login") == author]
+    return sorted(found, key=lambda c: c["id"])
+
+
+def _keep_one(client: GitHub, repo: str, ours: list[dict[str, Any]], body: str) -> Posted:
+    keep, extra = ours[0], ours[1:]
+    for comment in extra:
+        try:
+            client.delete_comment(repo, comment["id"])
+        except GitHubError as error:
+            if error.status != 404:  # already deleted by a racing run
+                raise
+    if _same(keep.get("body") or "", body):
+        return Posted("unchanged", keep["id"], keep.get("html_url", ""))
+    updated = client.update_comment(repo, keep["id"], body)
+    return Posted("updated", updated["id"], updated.get("html_url", ""))
+
+
+def _same(old: str, new: str) -> bool:
+    return old.replace("\r\n", "\n").rstrip() == new.replace("\r\n", "\n").rstrip()
+
+
+def publish_verdict(client: GitHub, repo: str, sha: str, passed: bool, title: str, summary: str,
+                    details_url: str | None = None, context: str = "mlship", kind: str = "auto") -> str:
+    """Set the gate verdict on ``sha``: a check run with the report (``kind`` "check", or "auto"
+    when the token may create one), else a commit status. Returns which was made."""
+    if kind in ("auto", "check"):
+        try:
+            client.create_check_run(repo, sha, context, "success" if passed else "failure", title, summary,
+                                    details_url)
+            return "check run"
+        except GitHubError as error:
+            if kind == "check" or error.status != 403:
+                raise
+    client.create_status(repo, sha, "success" if passed else "failure", context, title, details_url)
+    return "commit status"
+
+
+def write_handoff(folder: Path, handoff: Handoff) -> list[Path]:
+    atomic_write_text(folder / HANDOFF_COMMENT, handoff.body)
+    atomic_write_json(folder / HANDOFF_META, {"repository": handoff.repository, "pr": handoff.pr_number,
+                                              "head_sha": handoff.head_sha, "passed": handoff.passed,
+                                              "key": handoff.key})
+    return [folder / HANDOFF_COMMENT, folder / HANDOFF_META]
+
+
+def read_handoff(folder: Path) -> Handoff:
+    """Read and validate a hand-off written by an untrusted run: every field is checked."""
+    meta_path, body_path = folder / HANDOFF_META, folder / HANDOFF_COMMENT
+    for path, limit in ((meta_path, MAX_META_BYTES), (body_path, MAX_BODY * 4)):
+        if not path.is_file():
+            raise MlshipError(f"the hand-off has no {path.name} in {display_path(folder)}")
+        if path.stat().st_size > limit:
+            raise MlshipError(f"{display_path(path)} is {path.stat().st_size:,} bytes, over the {limit:,} allowed")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        body = body_path.read_text(encoding="utf-8")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise MlshipError(f"the hand-off in {display_path(folder)} is malformed: {error}") from None
+    if not isinstance(meta, dict):
+        raise MlshipError(f"{display_path(meta_path)} must hold a JSON object")
+    checks = [
+        ("repository", lambda v: isinstance(v, str) and REPOSITORY_RE.match(v), "owner/name"),
+        ("pr", lambda v: type(v) is int and v > 0, "a positive integer"),
+        ("head_sha", lambda v: isinstance(v, str) and SHA_RE.match(v), "a 40-character hex commit SHA"),
+        ("passed", lambda v: type(v) is bool, "true or false"),
+        ("key", lambda v: isinstance(v, str) and KEY_RE.match(v), "lowercase letters, digits, '-' or '_'"),
+    ]
+    for field, valid, expected in checks:
+        if not valid(meta.get(field)):
+            raise MlshipError(f"{display_path(meta_path)}: '{field}' must be {expected}, got {meta.get(field)!r}")
+    if len(body) > MAX_BODY:
+        raise MlshipError(f"{display_path(body_path)} has {len(body):,} characters, over GitHub's {MAX_BODY:,}")
+    return Handoff(meta["repository"], meta["pr"], meta["head_sha"], meta["passed"], meta["key"], body)
