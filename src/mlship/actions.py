@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -65,6 +66,18 @@ def _event(path: str | None) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as error:
         raise MlshipError(f"the event payload {path} (GITHUB_EVENT_PATH) is not valid JSON: {error}") from None
     return event if isinstance(event, dict) else {}
+
+
+def set_outputs(values: Mapping[str, str], env: Mapping[str, str] | None = None) -> bool:
+    """Write step outputs to ``$GITHUB_OUTPUT`` (the heredoc form, safe for any value); False outside Actions."""
+    path = (os.environ if env is None else env).get("GITHUB_OUTPUT")
+    if not path:
+        return False
+    with open(path, "a", encoding="utf-8") as stream:
+        for name, value in values.items():
+            delimiter = f"MLSHIP_{uuid.uuid4().hex}"
+            stream.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    return True
 
 
 def write_step_summary(markdown: str, env: Mapping[str, str] | None = None) -> bool:

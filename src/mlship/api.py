@@ -229,8 +229,9 @@ def _result(spec: Spec, entry: CacheEntry, cache_hit: bool) -> TrainResult:
 
 
 def pr(project: Project | None = None, base: str | None = None, out: Path | None = None,
-       run_url: str | None = None) -> PrResult:
-    """The PR flow: compare every touched model with its baseline, write the ledger and the comment.
+       run_url: str | None = None, only: Sequence[str] = ()) -> PrResult:
+    """The PR flow: compare every touched model (or those in ``only``) with its baseline, write the
+    ledger and the comment.
 
     Writes ``reports/<name>/metrics.json`` and ``model_card.md`` for each compared model, and the
     comment to ``pr-comment.md`` (plus ``pr-comment.full.md`` when the comment had to be shortened)
@@ -242,6 +243,12 @@ def pr(project: Project | None = None, base: str | None = None, out: Path | None
 
     project = project or Project.find()
     changes = changed_models(project, base or default_base(project))
+    if only:
+        unknown = sorted(set(only) - set(changes.names))
+        if unknown:
+            raise MlshipError(f"--model {', '.join(unknown)}: not touched by this change "
+                              f"(touched: {', '.join(changes.names) or 'none'})")
+        changes.touched[:] = [model for model in changes.touched if model.name in only]
     result = PrResult(changes.base, changes.merge_base, [], {}, changes.removed)
     for model in changes.touched:
         if model.problems:
@@ -295,21 +302,23 @@ class Publication:
     written: list[Path] = field(default_factory=list)
 
 
-def check_publishable(context: "RunContext", token: str | None) -> None:
+def check_publishable(context: "RunContext", token: str | None, handoff_only: bool = False) -> None:
     """Fail before any training when the result could not be published."""
     missing = [flag for flag, value in (("--repo", context.repository), ("--pr", context.pr_number),
                                         ("--sha", context.head_sha)) if not value]
     if missing:
         raise MlshipError(f"cannot post without {', '.join(missing)}: run on a pull_request event in GitHub "
                           "Actions, pass them, or use --dry-run")
-    if not context.is_fork and not token:
+    if not (context.is_fork or handoff_only) and not token:
         raise MlshipError("cannot post without a token: set GITHUB_TOKEN (in a workflow step: "
                           "`env: GITHUB_TOKEN: ${{ github.token }}`), or use --dry-run")
 
 
 def publish(result: PrResult, context: "RunContext", token: str | None, handoff: Path,
-            key: str = "report", verdict: str = "auto") -> Publication:
-    """Post the comment and the verdict, or, for a fork PR, write them to ``handoff`` for a trusted run.
+            key: str = "report", verdict: str = "auto", handoff_only: bool = False) -> Publication:
+    """Post the comment and the verdict, or write them to ``handoff`` for a later step to post:
+    always for a fork PR (its token is read-only), and when ``handoff_only`` (so that the step
+    that runs the models' code holds no token).
 
     Both the comment and the verdict are attempted; if either fails, the error names it and
     says where the report is kept.
@@ -318,8 +327,8 @@ def publish(result: PrResult, context: "RunContext", token: str | None, handoff:
     from mlship.publish import Handoff, post_sticky, publish_verdict, write_handoff
     from mlship.report import verdict_line
 
-    check_publishable(context, token)
-    if context.is_fork:
+    check_publishable(context, token, handoff_only)
+    if context.is_fork or handoff_only:
         written = write_handoff(handoff, Handoff(context.repository, context.pr_number, context.head_sha,
                                                  result.passed, key, result.comment))
         return Publication("handoff", written=written)

@@ -153,12 +153,15 @@ def changed(ctx: click.Context, base: str | None, as_json: bool) -> None:
 @click.option("--sha", help="Commit to set the verdict on. Default: the pull request's head.")
 @click.option("--verdict", type=click.Choice(["auto", "check", "status"]), default="auto", show_default=True,
               help="A check run with the report, a commit status, or a check run where the token allows it.")
+@click.option("--model", "models", multiple=True, metavar="NAME",
+              help="Compare only this touched model (repeatable): one job of a matrix, which fills the cache.")
 @click.option("--handoff", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for a fork PR's comment and pr.json, posted later by a trusted workflow. "
-                   "Default: reports/pr-handoff/.")
+              help="Write the comment and pr.json to this folder for `mlship comment --handoff` to post, "
+                   "instead of posting (so no token is needed here). A fork PR always does this, by default "
+                   "to reports/pr-handoff/.")
 @click.pass_context
 def pr(ctx: click.Context, base: str | None, dry_run: bool, as_json: bool, out: Path | None, repo: str | None,
-       pr_number: int | None, sha: str | None, verdict: str, handoff: Path | None) -> None:
+       pr_number: int | None, sha: str | None, verdict: str, models: tuple[str, ...], handoff: Path | None) -> None:
     """Run the pull-request flow for every model the change touches.
 
     Each touched model is trained (or loaded from the cache), its baseline at the
@@ -172,15 +175,18 @@ def pr(ctx: click.Context, base: str | None, dry_run: bool, as_json: bool, out: 
     Example: mlship pr --base main --dry-run
     """
     from mlship import api
-    from mlship.actions import RunContext, annotation, write_step_summary
+    from mlship.actions import RunContext, annotation, set_outputs, write_step_summary
 
     project = _project(ctx)
     context = RunContext.from_env().overridden(repository=repo, pr_number=pr_number, head_sha=sha)
     token = os.environ.get("GITHUB_TOKEN")
     if not dry_run:
-        api.check_publishable(context, token)
-    result = api.pr(project, base, out, run_url=context.run_url)
+        api.check_publishable(context, token, handoff_only=handoff is not None)
+    result = api.pr(project, base, out, run_url=context.run_url, only=models)
     write_step_summary(result.comment)
+    outputs = {"passed": str(result.passed).lower(), "fork": str(context.is_fork).lower(),
+               "models": json.dumps([c.name for c in result.comparisons] + list(result.errors)),
+               "report-path": str(next(p for p in result.written if p.name == "pr-comment.md"))}
     if context.in_actions:
         for problem in result.problems:
             click.echo(annotation(problem))
@@ -192,16 +198,19 @@ def pr(ctx: click.Context, base: str | None, dry_run: bool, as_json: bool, out: 
         click.echo(f"wrote {_shown(path)}", err=True)
     if not dry_run:
         folder = handoff or project.root / "reports" / "pr-handoff"
-        published = api.publish(result, context, token, folder, verdict=verdict)
+        published = api.publish(result, context, token, folder, verdict=verdict, handoff_only=handoff is not None)
         click.echo(_published(published, context), err=True)
+        if published.mode == "handoff":
+            outputs["handoff-path"] = str(folder)
+    set_outputs(outputs)
     ctx.exit(result.exit_code)
 
 
 def _published(published, context) -> str:
     if published.mode == "handoff":
         where = ", ".join(_shown(p) for p in published.written)
-        return (f"fork pull request #{context.pr_number}: its token is read-only, so the comment was written to "
-                f"{where} for the trusted poster workflow")
+        why = "its token is read-only, so " if context.is_fork else ""
+        return f"pull request #{context.pr_number}: {why}the comment was written to {where} for `mlship comment --handoff`"
     return f"comment {published.comment} ({published.comment_url}); verdict set as a {published.verdict}"
 
 
@@ -213,16 +222,18 @@ def _published(published, context) -> str:
               help="Which sticky comment: one comment is kept per key.")
 @click.option("--repo", metavar="OWNER/NAME", help="Repository. Default: $GITHUB_REPOSITORY.")
 @click.option("--handoff", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Post a fork PR's hand-off folder (comment.md and pr.json, validated) and set its verdict, "
-                   "instead of --pr and --body-file.")
+              help="Post a hand-off folder left by `mlship pr` (comment.md and pr.json, validated) and set its "
+                   "verdict, instead of --pr and --body-file.")
+@click.option("--verdict", type=click.Choice(["auto", "check", "status"]), default="auto", show_default=True,
+              help="With --handoff: a check run, a commit status, or a check run where the token allows it.")
 @click.pass_context
 def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, key: str, repo: str | None,
-            handoff: Path | None) -> None:
+            handoff: Path | None, verdict: str) -> None:
     """Create or update the sticky comment on a pull request.
 
     The comment carries a hidden marker for KEY; a second call updates it in place and
-    an unchanged body writes nothing. With --handoff, posts what a fork PR's run left
-    for a trusted workflow, after checking every field, and sets the commit status.
+    an unchanged body writes nothing. With --handoff, posts what `mlship pr --handoff`
+    (or a fork PR's run) left, after checking every field, and sets the verdict.
     The token comes from $GITHUB_TOKEN.
 
     Example: mlship comment --pr 12 --body-file reports/pr-comment.md
@@ -240,7 +251,7 @@ def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, k
         posted = post_sticky(client, result.repository, result.pr_number, result.body, result.key)
         title = "✅ mlship: gates passed" if result.passed else "❌ mlship: gates failed"
         made = publish_verdict(client, result.repository, result.head_sha, result.passed, title, result.body,
-                               context.run_url, kind="status")
+                               context.run_url, kind=verdict)
         click.echo(f"comment {posted.action} on #{result.pr_number} ({posted.url}); verdict set as a {made}")
         return
     if body_file is None or not context.pr_number or not context.repository:
