@@ -1,0 +1,215 @@
+"""The pull-request journey through the composite actions, run by the harness against the fake GitHub.
+
+Each test is a real git repository with a model, a real pull_request event payload, the
+actions executed step by step as the runner would (bash, env files, expressions), and
+GitHub played by the contract-checked fake. `mlship` is already installed in this
+interpreter's environment, as the setup action would have left it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from action_harness import default_environment, run_action
+from conftest import REPO_ROOT
+
+ACTIONS = REPO_ROOT / "actions"
+CANCER = """
+task: classification
+data: {sklearn: breast_cancer, split: {test_size: 0.3, seed: 3}}
+model: {estimator: sklearn.linear_model.LogisticRegression, params: {C: 1.0, max_iter: 2000}}
+evaluation: {metrics: [roc_auc, accuracy], bootstrap: {resamples: 200}}
+gates:
+  roc_auc: {min: 0.9, max_drop: 0.01}
+"""
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(factory) -> Path:
+    """The cancer model committed on main, and a branch `tune` checked out."""
+    factory.model("cancer", CANCER)
+    (factory.root / ".gitignore").write_text(".mlship/\nreports/pr-*\n")
+    factory.git_init()
+    git(factory.root, "checkout", "-q", "-b", "tune")
+    return factory.root
+
+
+def commit_change(repo: Path, old: str, new: str) -> str:
+    spec = repo / "models" / "cancer" / "model.yaml"
+    spec.write_text(spec.read_text().replace(old, new))
+    git(repo, "commit", "-qam", f"{old} -> {new}")
+    return git(repo, "rev-parse", "HEAD")
+
+
+class Runner:
+    """Runs our composite actions as steps of a pull_request workflow job."""
+
+    def __init__(self, repo: Path, fake, tmp: Path, head_repository: str | None = None):
+        self.repo, self.fake, self.tmp = repo, fake, tmp
+        self.head_repository = head_repository or fake.repository
+
+    def github_context(self, number: int = 7) -> dict:
+        head = git(self.repo, "rev-parse", "HEAD")
+        event = {
+            "number": number,
+            "pull_request": {
+                "number": number,
+                "head": {"sha": head, "ref": "tune", "repo": {"full_name": self.head_repository}},
+                "base": {"sha": git(self.repo, "rev-parse", "main"), "ref": "main",
+                         "repo": {"full_name": self.fake.repository}},
+            },
+        }
+        return {"event_name": "pull_request", "event": event, "token": self.fake.token,
+                "repository": self.fake.repository, "sha": head, "server_url": "https://github.example",
+                "run_id": "99", "base_ref": "main", "head_ref": "tune", "api_url": self.fake.api_url}
+
+    def run(self, action: str, inputs: dict, step: str = "step"):
+        github = self.github_context()
+        base_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLSHIP_", "RUNNER_"))},
+            **default_environment(github, self.repo, self.tmp / "event"),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "GITHUB_API_URL": self.fake.api_url,
+            "MLSHIP_CACHE_DIR": str(self.tmp / "cache"),
+        }
+        runner = {"temp": str(self.tmp / f"runner-{step}"), "os": "Linux"}
+        Path(runner["temp"]).mkdir(parents=True, exist_ok=True)
+        return run_action(ACTIONS / action, inputs, workspace=self.repo, github=github, base_env=base_env,
+                          runner=runner, temp_dir=self.tmp / f"harness-{step}")
+
+
+def test_a_pull_request_gets_one_sticky_comment_and_a_verdict_status(repo, github, tmp_path):
+    commit_change(repo, "C: 1.0", "C: 0.5")
+    result = Runner(repo, github, tmp_path).run("pr", {"base": "main", "verdict": "status"})
+    assert not result.failed, result.report()
+    assert result.outputs["passed"] == "true" and result.outputs["fork"] == "false"
+    assert json.loads(result.outputs["models"]) == ["cancer"]
+    (comment,) = github.comments_on(7)
+    assert comment.body.startswith("<!-- mlship:report -->\n## ✅ mlship: 1 model passed")
+    assert comment.user.login == "github-actions[bot]"
+    (status,) = github.statuses
+    assert (status.sha, status.state, status.context) == (git(repo, "rev-parse", "HEAD"), "success", "mlship")
+    assert "## ✅ mlship: 1 model passed" in result.summary
+
+
+def test_the_compare_step_holds_no_token_and_the_posting_step_runs_no_model_code(repo, github, tmp_path):
+    commit_change(repo, "C: 1.0", "C: 0.5")
+    result = Runner(repo, github, tmp_path).run("pr", {"base": "main"})
+    assert not result.failed, result.report()
+    compare, post = result.steps["compare"], result.steps["post"]
+    assert "GITHUB_TOKEN" not in compare.env and github.token not in compare.script
+    assert post.env["GITHUB_TOKEN"] == github.token
+    assert post.script.strip().startswith("mlship comment --handoff")
+
+
+def test_a_second_push_updates_the_same_comment(repo, github, tmp_path):
+    runner = Runner(repo, github, tmp_path)
+    commit_change(repo, "C: 1.0", "C: 0.5")
+    first = runner.run("pr", {"base": "main"}, step="first")
+    assert not first.failed, first.report()
+    (comment,) = github.comments_on(7)
+    first_id, first_body = comment.id, comment.body
+
+    commit_change(repo, "C: 0.5", "C: 0.2")
+    second = runner.run("pr", {"base": "main"}, step="second")
+    assert not second.failed, second.report()
+    (comment,) = github.comments_on(7)
+    assert comment.id == first_id and comment.body != first_body
+    assert [run.request["head_sha"] for run in github.check_runs] == [
+        git(repo, "rev-parse", "HEAD~1"), git(repo, "rev-parse", "HEAD")]
+
+
+def test_a_failing_gate_fails_the_action_but_still_posts_the_comment_and_a_failure_verdict(repo, github, tmp_path):
+    commit_change(repo, "C: 1.0", "C: 0.0001")
+    result = Runner(repo, github, tmp_path).run("pr", {"base": "main"})
+    assert result.failed
+    assert result.steps["post"].outcome == "success"
+    assert result.steps["verdict"].exit_code == 1
+    assert result.outputs["passed"] == "false"
+    (comment,) = github.comments_on(7)
+    assert "❌ mlship: 1 of 1 model failed" in comment.body
+    (check,) = github.check_runs
+    assert (check.request["name"], check.request["conclusion"]) == ("mlship", "failure")
+
+
+def test_a_fork_pull_request_leaves_a_handoff_that_the_poster_posts(repo, github, tmp_path):
+    commit_change(repo, "C: 1.0", "C: 0.5")
+    fork = Runner(repo, github, tmp_path, head_repository="someone/models")
+    github.read_only = True  # a fork's token
+    result = fork.run("pr", {"base": "main"}, step="fork")
+    assert not result.failed, result.report()
+    assert result.outputs["fork"] == "true" and result.steps["post"].outcome == "skipped"
+    assert github.writes() == [] and github.comments_on(7) == []
+    handoff = Path(result.outputs["handoff-path"])
+    meta = json.loads((handoff / "pr.json").read_text())
+    assert meta == {"repository": github.repository, "pr": 7, "head_sha": git(repo, "rev-parse", "HEAD"),
+                    "passed": True, "key": "report"}
+
+    github.read_only = False  # the trusted poster's token (mlship-post.yml, after download-artifact)
+    posted = Runner(repo, github, tmp_path).run("comment", {"handoff": str(handoff)}, step="poster")
+    assert not posted.failed, posted.report()
+    (comment,) = github.comments_on(7)
+    assert comment.body == (handoff / "comment.md").read_text()
+    assert [run.request["head_sha"] for run in github.check_runs] == [meta["head_sha"]]
+
+
+def test_a_tampered_handoff_is_refused_by_the_poster_and_nothing_is_posted(repo, github, tmp_path):
+    commit_change(repo, "C: 1.0", "C: 0.5")
+    result = Runner(repo, github, tmp_path, head_repository="someone/models").run("pr", {"base": "main"}, "fork")
+    handoff = Path(result.outputs["handoff-path"])
+    meta = json.loads((handoff / "pr.json").read_text())
+    (handoff / "pr.json").write_text(json.dumps({**meta, "pr": "7; rm -rf /"}))
+    posted = Runner(repo, github, tmp_path).run("comment", {"handoff": str(handoff)}, step="poster")
+    assert posted.failed
+    assert "'pr' must be a positive integer" in posted.step_results[0].stderr
+    assert github.writes() == []
+
+
+def test_the_reusable_workflows_jobs_give_one_combined_comment(repo, github, tmp_path):
+    """mlship-pr.yml: `changed`, then `pr` with `model:` per matrix entry, then `pr` for the report."""
+    git(repo, "checkout", "-q", "main")
+    (repo / "models" / "iris").mkdir()
+    (repo / "models" / "iris" / "model.yaml").write_text(CANCER.replace("breast_cancer", "iris")
+                                                       .replace("roc_auc, accuracy", "accuracy, f1"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "iris")
+    git(repo, "checkout", "-q", "tune")
+    git(repo, "merge", "-q", "main")
+    commit_change(repo, "C: 1.0", "C: 0.5")
+    runner = Runner(repo, github, tmp_path)
+    changed = runner.run("changed", {"base": "main"}, step="changed")
+    assert not changed.failed, changed.report()
+    models = json.loads(changed.outputs["models"])
+    assert models == ["cancer"]
+    for model in models:
+        job = runner.run("pr", {"base": "main", "model": model}, step=f"matrix-{model}")
+        assert not job.failed, job.report()
+        assert job.steps["post"].outcome == "skipped"
+    assert github.writes() == []
+    report = runner.run("pr", {"base": "main"}, step="report")
+    assert not report.failed, report.report()
+    (comment,) = github.comments_on(7)
+    assert "from cache" in comment.body and "in this run" not in comment.body
+
+
+def test_the_setup_actions_pip_cache_key_follows_the_pinned_dependencies(tmp_path):
+    """The key step alone: running the whole setup action would reinstall mlship into this environment."""
+    output = tmp_path / "output"
+    output.write_text("")
+    env = {**os.environ, "GITHUB_ACTION_PATH": str(ACTIONS / "setup"), "GITHUB_OUTPUT": str(output),
+           "RUNNER_OS": "Linux", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    script = ACTIONS / "setup" / "cache-key.sh"
+    subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], env=env, check=True)
+    key = output.read_text().strip().removeprefix("key=")
+    python = ".".join(map(str, sys.version_info[:3]))
+    assert key.startswith(f"mlship-pip-Linux-py{python}-") and len(key.rsplit("-", 1)[1]) == 16
