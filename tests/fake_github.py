@@ -28,6 +28,7 @@ Server) instead of uploads.github.com, and asset downloads redirect to
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import http.server
 import itertools
@@ -556,6 +557,7 @@ class FakeGitHub:
         self.statuses: list[Status] = []
         self.check_runs: list[CheckRun] = []
         self.releases: dict[int, Release] = {}
+        self.pull_requests: dict[tuple[str, int], tuple[str, str]] = {}  # (repo, number) -> (head sha, head repo)
 
         self._faults: list[Fault] = []
         self._accounts: dict[str, Account] = {ACTIONS_BOT_LOGIN: Account(ACTIONS_BOT_LOGIN, ACTIONS_BOT_ID, "Bot")}
@@ -573,6 +575,7 @@ class FakeGitHub:
         self._server: http.server.ThreadingHTTPServer | None = None
         self._routes = [
             Route("GET", "/user", self._get_user),
+            Route("GET", "/repos/{owner}/{repo}/pulls/{pull_number:int}", self._get_pull_request),
             Route("GET", "/repos/{owner}/{repo}/issues/{issue_number:int}/comments", self._list_comments),
             Route("POST", "/repos/{owner}/{repo}/issues/{issue_number:int}/comments", self._create_comment),
             Route("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id:int}", self._update_comment),
@@ -682,6 +685,13 @@ class FakeGitHub:
             self.add_comment(issue_number, f"Comment {i + 1} by {author}", author=author, repository=repository)
             for i, author in zip(range(count), itertools.cycle(authors))
         ]
+
+    def add_pull_request(self, number: int, head_sha: str, *, head_repository: str | None = None,
+                         repository: str | None = None) -> None:
+        """An open pull request whose head is ``head_sha`` (from ``head_repository``, a fork when it differs)."""
+        with self._lock:
+            repository = repository or self.repository
+            self.pull_requests[(repository.lower(), number)] = (head_sha, head_repository or repository)
 
     def add_release(self, tag_name: str, *, name: str | None = None, body: str | None = None, draft: bool = False,
                     assets: Mapping[str, bytes] | None = None, repository: str | None = None) -> Release:
@@ -1155,6 +1165,20 @@ class FakeGitHub:
         if self.token_kind == "actions":  # an installation token has no user
             return self._error(403, NOT_ACCESSIBLE, request.operation)
         return self._reply(200, self._private_user_json(self.actor))
+
+    def _get_pull_request(self, request: RecordedRequest, owner: str, repo: str, pull_number: int) -> FakeResponse:
+        found = self.pull_requests.get((f"{owner}/{repo}".lower(), pull_number))
+        if found is None:
+            return self._not_found(request)
+        head_sha, head_repository = found
+        # GitHub's own example of the response, with this pull request's number, head and repositories.
+        pull = copy.deepcopy(self.contract.spec["components"]["examples"]["pull-request"]["value"])
+        pull["number"] = pull_number
+        pull["head"]["sha"] = head_sha
+        pull["head"]["repo"]["full_name"] = head_repository
+        pull["base"]["repo"]["full_name"] = f"{owner}/{repo}"
+        pull["requested_teams"] = []  # the example's teams lack `type`, which the schema requires
+        return self._reply(200, pull)
 
     def _list_comments(self, request: RecordedRequest, owner: str, repo: str, issue_number: int) -> FakeResponse:
         comments = self.comments_on(issue_number, f"{owner}/{repo}")

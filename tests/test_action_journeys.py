@@ -60,6 +60,7 @@ class Runner:
 
     def github_context(self, number: int = 7) -> dict:
         head = git(self.repo, "rev-parse", "HEAD")
+        self.fake.add_pull_request(number, head, head_repository=self.head_repository)
         event = {
             "number": number,
             "pull_request": {

@@ -31,16 +31,19 @@ class RunContext:
     is_fork: bool = False
     run_url: str | None = None
     in_actions: bool = False
+    #: In a workflow run triggered by another (``on: workflow_run``), the commit that run was for.
+    workflow_run_head_sha: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "RunContext":
         env = os.environ if env is None else env
-        event = _event(env.get("GITHUB_EVENT_PATH"))
-        pull = event.get("pull_request") or {}
-        head, base = pull.get("head") or {}, pull.get("base") or {}
+        path = env.get("GITHUB_EVENT_PATH")
+        event = _event(path)
+        pull = _object(event, "pull_request", path)
+        head, base = _object(pull, "head", path), _object(pull, "base", path)
         repository = env.get("GITHUB_REPOSITORY") or None
-        head_repo = (head.get("repo") or {}).get("full_name")
-        base_repo = (base.get("repo") or {}).get("full_name") or repository
+        head_repo = _object(head, "repo", path).get("full_name")
+        base_repo = _object(base, "repo", path).get("full_name") or repository
         server, run_id = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_RUN_ID")
         return cls(
             repository=repository,
@@ -51,11 +54,22 @@ class RunContext:
             is_fork=bool(pull) and (head_repo is None or head_repo != base_repo),
             run_url=f"{server}/{repository}/actions/runs/{run_id}" if server and repository and run_id else None,
             in_actions=env.get("GITHUB_ACTIONS") == "true",
+            workflow_run_head_sha=_object(event, "workflow_run", path).get("head_sha"),
         )
 
     def overridden(self, **values: Any) -> "RunContext":
         """A copy with the given values (those that are not None) replacing the environment's."""
         return replace(self, **{key: value for key, value in values.items() if value is not None})
+
+
+def _object(parent: Mapping[str, Any], key: str, path: str | None) -> dict[str, Any]:
+    """``parent[key]`` where it must be an object: {} when absent or null, an error otherwise."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MlshipError(f"the event payload {path} (GITHUB_EVENT_PATH) has a '{key}' that is not an object")
+    return value
 
 
 def _event(path: str | None) -> dict[str, Any]:
@@ -65,7 +79,9 @@ def _event(path: str | None) -> dict[str, Any]:
         event = json.loads(Path(path).read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise MlshipError(f"the event payload {path} (GITHUB_EVENT_PATH) is not valid JSON: {error}") from None
-    return event if isinstance(event, dict) else {}
+    if not isinstance(event, dict):
+        raise MlshipError(f"the event payload {path} (GITHUB_EVENT_PATH) is not a JSON object")
+    return event
 
 
 def set_outputs(values: Mapping[str, str], env: Mapping[str, str] | None = None) -> bool:
@@ -85,11 +101,16 @@ def write_step_summary(markdown: str, env: Mapping[str, str] | None = None) -> b
     path = (os.environ if env is None else env).get("GITHUB_STEP_SUMMARY")
     if not path:
         return False
-    if len(markdown.encode()) > STEP_SUMMARY_LIMIT:
+    markdown = markdown if markdown.endswith("\n") else markdown + "\n"
+    room = STEP_SUMMARY_LIMIT - (Path(path).stat().st_size if Path(path).exists() else 0)
+    if len(markdown.encode()) > room:
         note = "\n\n> ⚠️ Cut to fit the step summary's 1 MiB limit; the full report is in the run's artifacts.\n"
-        markdown = markdown.encode()[: STEP_SUMMARY_LIMIT - len(note.encode()) - 4].decode(errors="ignore") + note
+        keep = room - len(note.encode())
+        if keep <= 0:
+            return True
+        markdown = markdown.encode()[:keep].decode(errors="ignore") + note
     with open(path, "a", encoding="utf-8") as stream:
-        stream.write(markdown if markdown.endswith("\n") else markdown + "\n")
+        stream.write(markdown)
     return True
 
 

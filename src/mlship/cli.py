@@ -240,7 +240,7 @@ def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, k
     """
     from mlship.actions import RunContext
     from mlship.github import GitHub
-    from mlship.publish import post_sticky, publish_verdict, read_handoff
+    from mlship.publish import check_handoff_is_for, post_sticky, publish_verdict, read_handoff
 
     context = RunContext.from_env().overridden(repository=repo, pr_number=pr_number)
     client = GitHub(os.environ.get("GITHUB_TOKEN", ""))
@@ -248,6 +248,7 @@ def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, k
         result = read_handoff(handoff)
         if context.repository and result.repository != context.repository:
             raise MlshipError(f"the hand-off is for {result.repository}, but this run is in {context.repository}")
+        check_handoff_is_for(client, result, context.workflow_run_head_sha)
         posted = post_sticky(client, result.repository, result.pr_number, result.body, result.key)
         title = "✅ mlship: gates passed" if result.passed else "❌ mlship: gates failed"
         made = publish_verdict(client, result.repository, result.head_sha, result.passed, title, result.body,
@@ -288,6 +289,32 @@ def ledger_verify(ctx: click.Context, model: str) -> None:
                f"differs in: {', '.join(verification.differing) or 'unknown parts'}. "
                f"Run `mlship pr` and commit reports/{model}/.")
     ctx.exit(EXIT_GATE_FAILED)
+
+
+@cli.command()
+@click.argument("model")
+@click.pass_context
+def package(ctx: click.Context, model: str) -> None:
+    """Package MODEL with BentoML: a bento and an archive in dist/ with its SHA-256.
+
+    MODEL at the working tree must match its ledger (reports/MODEL/); the model comes
+    from the cache by fingerprint (trained when missing) and is saved in the project's
+    BentoML store (.mlship/bentoml, or $BENTOML_HOME) as MODEL:<fingerprint>. The
+    generated service serves exactly that model. Packaging again reuses the model, the
+    bento and the archive. Exits 2 when the ledger does not match.
+
+    Example: mlship package churn
+    """
+    from mlship import packaging
+
+    made = packaging.package(_project(ctx), model)
+    how = "from cache" if made.cache_hit else "trained"
+    click.echo(f"📦 {made.name}: packaged (model {how}, fingerprint {made.fingerprint[:12]})")
+    click.echo(f"   model    {made.model_tag} ({'saved' if made.model_saved else 'already in the store'})")
+    click.echo(f"   bento    {made.bento_tag} ({'built' if made.bento_built else 'already in the store'})")
+    click.echo(f"   archive  {_shown(made.archive)} ({'exported' if made.exported else 'unchanged'})")
+    click.echo(f"   sha256   {made.sha256}")
+    click.echo(f"   store    {_shown(made.store)}")
 
 
 def _shown(path: Path) -> str:

@@ -13,11 +13,12 @@ may have been carried out. The total wait is bounded.
 
 from __future__ import annotations
 
+import email.utils
 import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -46,9 +47,12 @@ class GitHub:
 
     def __init__(self, token: str, api_url: str | None = None, timeout: float = TIMEOUT_SECONDS,
                  max_wait: float = MAX_WAIT_SECONDS, sleep: Callable[[float], None] = time.sleep):
+        token = token.strip() if token else ""
         if not token:
             raise GitHubError("no GitHub token: set GITHUB_TOKEN (in a workflow step: "
                               "`env: GITHUB_TOKEN: ${{ github.token }}`)")
+        if any(c.isspace() or not c.isprintable() for c in token):
+            raise GitHubError("GITHUB_TOKEN holds spaces or control characters: set it to the token alone")
         self.api_url = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
         self.timeout = timeout
         self.max_wait = max_wait
@@ -114,7 +118,7 @@ class GitHub:
         status, headers = response.status_code, response.headers
         if status == 429 or (status == 403 and self._rate_limited(response)):
             if "Retry-After" in headers:
-                return max(float(headers["Retry-After"]), 0.0)
+                return _seconds_until(headers["Retry-After"])
             if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
                 return max(float(headers["x-ratelimit-reset"]) - time.time(), 1.0)
             return 60.0 * 2 ** (attempt - 1)
@@ -173,6 +177,9 @@ class GitHub:
     def delete_comment(self, repo: str, comment_id: int) -> None:
         self.request("DELETE", f"/repos/{repo}/issues/comments/{comment_id}", permission="pull-requests: write")
 
+    def pull_request(self, repo: str, number: int) -> dict[str, Any]:
+        return self.request("GET", f"/repos/{repo}/pulls/{number}", permission="pull-requests: read").json()
+
     def login(self) -> str | None:
         """The token's own login, or None where the token may not ask (a workflow's GITHUB_TOKEN)."""
         try:
@@ -208,7 +215,7 @@ class GitHub:
 
     def release_by_tag(self, repo: str, tag: str) -> dict[str, Any] | None:
         try:
-            return self.request("GET", f"/repos/{repo}/releases/tags/{tag}").json()
+            return self.request("GET", f"/repos/{repo}/releases/tags/{quote(tag, safe='/')}").json()
         except GitHubError as error:
             if error.status == 404:
                 return None
@@ -232,9 +239,25 @@ class GitHub:
                 for chunk in response.iter_content(chunk_size=1 << 20):
                     stream.write(chunk)
             os.replace(partial, destination)
+        except requests.RequestException as error:
+            raise GitHubError(f"the download of release asset {asset_id} was cut off "
+                              f"({type(error).__name__}); try again") from None
         finally:
             partial.unlink(missing_ok=True)
         return destination
+
+
+def _seconds_until(retry_after: str) -> float:
+    """``Retry-After`` is either seconds or an HTTP date (RFC 9110)."""
+    try:
+        return max(float(retry_after), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(retry_after)
+    except (TypeError, ValueError):
+        return 60.0
+    return max(when.timestamp() - time.time(), 0.0)
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -72,15 +72,18 @@ def post_sticky(client: GitHub, repo: str, number: int, body: str, key: str = "r
         if ours:
             return _keep_one(client, repo, ours, body)
         try:
-            client.create_comment(repo, number, body)
+            created = client.create_comment(repo, number, body)
         except GitHubError as error:
             # A 5xx may hide a comment that was created: look again before creating again.
             if error.status is not None and error.status >= 500 and attempt < CREATE_ATTEMPTS:
                 continue
             raise
-        # Another run may have created one at the same moment: keep only the oldest.
-        posted = _keep_one(client, repo, _ours(client, repo, number, tag, author), body)
-        return Posted("created", posted.comment_id, posted.url)
+        # Another run may have created one at the same moment: keep only the oldest. (A listing
+        # that lags behind the create may not show ours yet; then there is nothing to tidy.)
+        ours = _ours(client, repo, number, tag, author)
+        posted = _keep_one(client, repo, ours, body) if ours else None
+        return Posted("created", posted.comment_id if posted else created["id"],
+                      posted.url if posted else created.get("html_url", ""))
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
@@ -132,6 +135,22 @@ def write_handoff(folder: Path, handoff: Handoff) -> list[Path]:
     return [folder / HANDOFF_COMMENT, folder / HANDOFF_META]
 
 
+def check_handoff_is_for(client: GitHub, handoff: Handoff, run_head_sha: str | None) -> None:
+    """Refuse a hand-off that would put its verdict on another commit or pull request.
+
+    The hand-off comes from a fork's run, which ran the fork's code: only what GitHub says
+    can be trusted. The commit must be the one the PR run was for (``workflow_run.head_sha``,
+    set by GitHub), and the pull request must have that commit as its head.
+    """
+    if run_head_sha is not None and handoff.head_sha != run_head_sha:
+        raise MlshipError(f"the hand-off is for commit {handoff.head_sha[:12]}, but the run that made it was "
+                          f"for {run_head_sha[:12]}: refusing to post it")
+    head = (client.pull_request(handoff.repository, handoff.pr_number).get("head") or {}).get("sha")
+    if head != handoff.head_sha:
+        raise MlshipError(f"pull request #{handoff.pr_number}'s head is {str(head)[:12]}, not the hand-off's "
+                          f"{handoff.head_sha[:12]}: refusing to post it")
+
+
 def read_handoff(folder: Path) -> Handoff:
     """Read and validate a hand-off written by an untrusted run: every field is checked."""
     meta_path, body_path = folder / HANDOFF_META, folder / HANDOFF_COMMENT
@@ -148,11 +167,11 @@ def read_handoff(folder: Path) -> Handoff:
     if not isinstance(meta, dict):
         raise MlshipError(f"{display_path(meta_path)} must hold a JSON object")
     checks = [
-        ("repository", lambda v: isinstance(v, str) and REPOSITORY_RE.match(v), "owner/name"),
+        ("repository", lambda v: isinstance(v, str) and REPOSITORY_RE.fullmatch(v), "owner/name"),
         ("pr", lambda v: type(v) is int and v > 0, "a positive integer"),
-        ("head_sha", lambda v: isinstance(v, str) and SHA_RE.match(v), "a 40-character hex commit SHA"),
+        ("head_sha", lambda v: isinstance(v, str) and SHA_RE.fullmatch(v), "a 40-character hex commit SHA"),
         ("passed", lambda v: type(v) is bool, "true or false"),
-        ("key", lambda v: isinstance(v, str) and KEY_RE.match(v), "lowercase letters, digits, '-' or '_'"),
+        ("key", lambda v: isinstance(v, str) and KEY_RE.fullmatch(v), "lowercase letters, digits, '-' or '_'"),
     ]
     for field, valid, expected in checks:
         if not valid(meta.get(field)):
