@@ -317,6 +317,59 @@ def package(ctx: click.Context, model: str) -> None:
     click.echo(f"   store    {_shown(made.store)}")
 
 
+@cli.command()
+@click.argument("model")
+@click.option("--backend", "kind", type=click.Choice(["local", "github"]), default="local", show_default=True,
+              help="Where the artifacts go: the local registry folder, or a GitHub release for the tag "
+                   "(token from $GITHUB_TOKEN; the tag is pushed first).")
+@click.option("--registry", "folder", type=click.Path(file_okay=False, path_type=Path),
+              help="The local registry folder. Default: $MLSHIP_REGISTRY_DIR, else .mlship/registry.")
+@click.option("--repo", metavar="OWNER/NAME", help="With --backend github: the repository. Default: $GITHUB_REPOSITORY.")
+@click.option("--push", is_flag=True, help="Fetch the model's tags from the remote first, then push the new tag.")
+@click.option("--remote", default="origin", show_default=True, help="The git remote to fetch tags from and push to.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of the summary.")
+@click.pass_context
+def release(ctx: click.Context, model: str, kind: str, folder: Path | None, repo: str | None, push: bool,
+            remote: str, as_json: bool) -> None:
+    """Register MODEL's approved model as a version: the annotated git tag MODEL@vX.Y.Z.
+
+    The model is packaged first (it must match its ledger), and the commit must hold its
+    folder, data and ledger. The version is the spec's `version:`, else a patch bump of
+    the highest (v0.1.0 first). The archive, metrics.json, model_card.md and their
+    SHA256SUMS are stored in the backend. A fingerprint released before makes no new
+    version: its version is reported and any artifact missing from the backend is stored.
+    Tags are never moved or reused; push the tag with `git push origin TAG`, or --push.
+    The `gto` CLI reads the same tags.
+
+    Example: mlship release churn --push
+    """
+    from mlship import releases, ui
+
+    project = _project(ctx)
+    store = releases.backend(project, kind, folder, repo, os.environ.get("GITHUB_TOKEN"))
+    result = releases.release(project, model, store, push=push, remote=remote)
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else ui.released(result, remote))
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--json", "as_json", is_flag=True, help="Print the versions, stages and events as JSON.")
+@click.pass_context
+def history(ctx: click.Context, model: str, as_json: bool) -> None:
+    """Show MODEL's versions and stage assignments in time order, from the git tags.
+
+    Each event shows its date, tag, commit and tagger, and for a version the
+    fingerprint and metrics recorded in its tag. Tags written by `gto` are read too.
+    Fetch tags first (`git fetch --tags`) to see the shared registry.
+
+    Example: mlship history churn --json
+    """
+    from mlship import registry, ui
+
+    found = registry.read(_project(ctx), model)
+    click.echo(json.dumps(found.to_dict(), indent=2) if as_json else ui.history(found))
+
+
 def _shown(path: Path) -> str:
     from mlship.errors import display_path
 

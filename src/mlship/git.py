@@ -16,10 +16,11 @@ class GitError(MlshipError):
     """A git command failed in a way the user can fix (a missing ref, not a repository)."""
 
 
-def run(cwd: Path, *args: str) -> str:
-    """Run ``git ARGS`` in ``cwd`` and return its stdout; raise :class:`GitError` on failure."""
+def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run ``git ARGS`` in ``cwd`` (with ``env`` as its environment if given) and return its stdout;
+    raise :class:`GitError` on failure."""
     try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False, env=env)
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None
     if done.returncode != 0:

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mlship.api import TrainResult
     from mlship.changes import ChangeSet
+    from mlship.registry import Event, Registry
+    from mlship.releases import Released
     from mlship.spec import Spec
 
 PASS, FAIL, WARN = "✅", "❌", "⚠️"
@@ -69,6 +71,63 @@ def validated(spec: "Spec") -> str:
     source = spec.config.data.path or f"sklearn:{spec.config.data.sklearn}"
     model = spec.config.model.estimator or spec.config.model.entrypoint
     return f"{PASS} {spec.name} ({display_path(spec.file)}): {spec.task}, {model}, data {source}"
+
+
+def released(result: "Released", remote: str) -> str:
+    version = result.version
+    fingerprint = (version.fingerprint or "")[:12]
+    if result.created:
+        lines = [f"🏷️  {version.model} {version.version}: registered as {version.tag} at {version.commit[:12]} "
+                 f"(fingerprint {fingerprint})"]
+    else:
+        lines = [f"{PASS} {version.model}: fingerprint {fingerprint} is already released as {version.version} "
+                 f"({version.tag} at {version.commit[:12]}); no new version"]
+    if version.metrics:
+        lines.append("   metrics  " + " · ".join(f"{name} {value:.4f}" for name, value in version.metrics.items()))
+    stored = result.stored
+    if stored.written:
+        lines.append(f"   stored   {stored.location}: {', '.join(stored.written)}"
+                     + (f" (already there: {', '.join(stored.kept)})" if stored.kept else ""))
+    else:
+        lines.append(f"   stored   {stored.location}: already there, checked")
+    if result.pushed:
+        lines.append(f"   pushed   {version.tag} to {remote}")
+    elif result.created:
+        lines.append(f"   push it  git push {remote} '{version.tag}'")
+    if result.note:
+        lines.append(f"   {WARN} {result.note}")
+    return "\n".join(lines)
+
+
+def history(registry: "Registry") -> str:
+    """The model's versions and stages, then one line per event, oldest first."""
+    latest = registry.latest()
+    if not registry.events:
+        return f"{registry.model}: no versions yet; `mlship release {registry.model}` registers the first"
+    stages = "".join(f" · {stage} {event.version}" for stage, event in registry.stages().items())
+    head = f"{registry.model}: latest {latest.version if latest else 'none'}{stages}"
+    rows = [_event_row(event) for event in registry.events]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["  ".join([*(cell.ljust(width) for cell, width in zip(row, widths)), row[-1]]).rstrip() for row in rows]
+    return "\n".join([head, *lines])
+
+
+_VERBS = {"registration": "registered", "deregistration": "deregistered", "assignment": "assigned",
+          "unassignment": "unassigned", "deprecation": "deprecated"}
+
+
+def _event_row(event: "Event") -> list[str]:
+    what = event.version or event.commit[:12]
+    if event.stage:
+        what = f"{event.stage} ← {what}" if event.kind == "assignment" else f"{event.stage} ✕ {what}"
+    details = []
+    if event.fingerprint:
+        details.append(f"fingerprint {event.fingerprint[:12]}")
+    details += [f"{name} {value:.4f}" for name, value in list(event.metrics.items())[:3]]
+    if "note" in event.fields:
+        details.append(event.fields["note"])
+    return [event.date.isoformat(sep=" "), _VERBS[event.kind], what, event.tag, event.commit[:12],
+            f"{event.tagger} <{event.tagger_email}>", " · ".join(details)]
 
 
 def _size(size: float) -> str:
