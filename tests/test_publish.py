@@ -485,7 +485,7 @@ TAMPERED = {
     "repository-path": (tamper_meta(repository="acme/models/../../x"), "'repository' must be owner/name"),
     "other-repository": (tamper_meta(repository="mallory/models"),
                          "the hand-off is for mallory/models, but this run is in acme/models"),
-    "meta-too-large": (tamper_meta(padding="x" * 5000), "pr.json is 5,"),
+    "meta-too-large": (tamper_meta(padding="x" * 20_000), "pr.json is 20,"),
     "comment-too-large": (write_file("comment.md", "x" * 300_000), "comment.md is 300,000 bytes, over the 262,144 allowed"),
     "comment-over-githubs-limit": (write_file("comment.md", "é" * 70_000),
                                    "comment.md has 70,000 characters, over GitHub's 65,536"),
@@ -713,3 +713,47 @@ def test_a_token_with_a_stray_newline_is_stripped_and_never_shows_in_a_real_proc
     assert_no_token(token, process.stdout, process.stderr)
     assert process.returncode == 0 and "Traceback" not in process.stderr
     assert len(github_env.comments_on(PR)) == 1
+
+
+# --- commit statuses per model -----------------------------------------------------------------
+
+
+def test_status_per_model_sets_one_status_per_model_beside_the_overall_verdict(factory, run_cli, github_env,
+                                                                               monkeypatch):
+    github = github_env
+    root, head = degraded_cancer(factory)
+    in_pull_request(monkeypatch, github, root)
+    result = run_cli("pr", "--base", "main", "--verdict", "status", "--status-per-model")
+    assert result.exit_code == 1, result.stderr
+    assert [(s.context, s.state, s.description) for s in github.statuses] == [
+        ("mlship", "failure", "❌ 1 of 1 model failed"), ("mlship/cancer", "failure", "failed its gates")]
+    assert {s.sha for s in github.statuses} == {head}
+
+
+def test_a_handoff_carries_the_models_verdicts_and_the_poster_sets_their_statuses(factory, run_cli, github_env,
+                                                                                  monkeypatch, tmp_path):
+    github = github_env
+    root, head = degraded_cancer(factory)
+    in_pull_request(monkeypatch, github, root)
+    monkeypatch.delenv("GITHUB_TOKEN")
+    result = run_cli("pr", "--base", "main", "--handoff", "out/handoff", "--status-per-model")
+    assert result.exit_code == 1, result.stderr
+    assert json.loads((root / "out" / "handoff" / "pr.json").read_text())["models"] == {"cancer": False}
+
+    in_workflow_run(monkeypatch, github, tmp_path, head)
+    posted = run_cli("comment", "--handoff", "out/handoff", "--verdict", "status")
+    assert posted.exit_code == 0, posted.stderr
+    assert [(s.context, s.state) for s in github.statuses] == [("mlship", "failure"), ("mlship/cancer", "failure")]
+
+
+@pytest.mark.parametrize("models", [{"Cancer": True}, {"cancer": "yes"}, ["cancer"], {f"m{i}": True for i in range(201)}],
+                         ids=["bad-name", "not-a-bool", "not-a-map", "too-many"])
+def test_a_handoff_with_malformed_model_verdicts_is_refused(factory, run_cli, github_env, models):
+    folder = factory.root / "handoff"
+    write_handoff(folder, Handoff(REPO, PR, "b" * 40, True, "report", "## ✅ all good"))
+    meta = json.loads((folder / "pr.json").read_text())
+    (folder / "pr.json").write_text(json.dumps({**meta, "models": models}))
+    result = run_cli("comment", "--handoff", str(folder))
+    assert result.exit_code == 2
+    assert "'models' must map at most 200 model names to true or false" in result.stderr
+    assert github_env.requests == []

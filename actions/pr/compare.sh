@@ -12,6 +12,9 @@ fi
 if [[ -n "${MLSHIP_BASE:-}" ]]; then
   args+=(--base "$MLSHIP_BASE")
 fi
+if [[ "${MLSHIP_STATUS_PER_MODEL:-false}" == "true" ]]; then
+  args+=(--status-per-model)
+fi
 status=0
 env -u GITHUB_TOKEN -u ACTIONS_RUNTIME_TOKEN -u ACTIONS_ID_TOKEN_REQUEST_TOKEN mlship "${args[@]}" || status=$?
 echo "exit-code=$status" >> "$GITHUB_OUTPUT"

@@ -88,6 +88,10 @@ class PrResult:
     def exit_code(self) -> int:
         return 2 if self.errors else 0 if self.passed else 1
 
+    def model_verdicts(self) -> dict[str, bool]:
+        """Each evaluated model's verdict; a model that could not be evaluated did not pass."""
+        return {**{c.name: c.passed for c in self.comparisons}, **{name: False for name in self.errors}}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "base": self.base,
@@ -315,7 +319,8 @@ def check_publishable(context: "RunContext", token: str | None, handoff_only: bo
 
 
 def publish(result: PrResult, context: "RunContext", token: str | None, handoff: Path,
-            key: str = "report", verdict: str = "auto", handoff_only: bool = False) -> Publication:
+            key: str = "report", verdict: str = "auto", handoff_only: bool = False,
+            per_model: bool = False) -> Publication:
     """Post the comment and the verdict, or write them to ``handoff`` for a later step to post:
     always for a fork PR (its token is read-only), and when ``handoff_only`` (so that the step
     that runs the models' code holds no token).
@@ -324,13 +329,14 @@ def publish(result: PrResult, context: "RunContext", token: str | None, handoff:
     says where the report is kept.
     """
     from mlship.github import GitHub, GitHubError
-    from mlship.publish import Handoff, post_sticky, publish_verdict, write_handoff
+    from mlship.publish import Handoff, post_sticky, publish_model_statuses, publish_verdict, write_handoff
     from mlship.report import verdict_line
 
     check_publishable(context, token, handoff_only)
     if context.is_fork or handoff_only:
         written = write_handoff(handoff, Handoff(context.repository, context.pr_number, context.head_sha,
-                                                 result.passed, key, result.comment))
+                                                 result.passed, key, result.comment,
+                                                 result.model_verdicts() if per_model else None))
         return Publication("handoff", written=written)
     client = GitHub(token)
     failures, posted, made = [], None, None
@@ -342,6 +348,9 @@ def publish(result: PrResult, context: "RunContext", token: str | None, handoff:
     try:
         made = publish_verdict(client, context.repository, context.head_sha, result.passed, f"{icon} {headline}",
                                result.comment, context.run_url, kind=verdict)
+        if per_model:
+            publish_model_statuses(client, context.repository, context.head_sha, result.model_verdicts(),
+                                   context.run_url)
     except GitHubError as error:
         failures.append(f"the verdict was not set: {error}")
     if failures:

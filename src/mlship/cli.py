@@ -153,6 +153,8 @@ def changed(ctx: click.Context, base: str | None, as_json: bool) -> None:
 @click.option("--sha", help="Commit to set the verdict on. Default: the pull request's head.")
 @click.option("--verdict", type=click.Choice(["auto", "check", "status"]), default="auto", show_default=True,
               help="A check run with the report, a commit status, or a check run where the token allows it.")
+@click.option("--status-per-model", is_flag=True,
+              help="Also set a commit status per model (context mlship/<model>), beside the overall verdict.")
 @click.option("--model", "models", multiple=True, metavar="NAME",
               help="Compare only this touched model (repeatable): one job of a matrix, which fills the cache.")
 @click.option("--handoff", type=click.Path(file_okay=False, path_type=Path),
@@ -161,7 +163,8 @@ def changed(ctx: click.Context, base: str | None, as_json: bool) -> None:
                    "to reports/pr-handoff/.")
 @click.pass_context
 def pr(ctx: click.Context, base: str | None, dry_run: bool, as_json: bool, out: Path | None, repo: str | None,
-       pr_number: int | None, sha: str | None, verdict: str, models: tuple[str, ...], handoff: Path | None) -> None:
+       pr_number: int | None, sha: str | None, verdict: str, status_per_model: bool, models: tuple[str, ...],
+       handoff: Path | None) -> None:
     """Run the pull-request flow for every model the change touches.
 
     Each touched model is trained (or loaded from the cache), its baseline at the
@@ -198,7 +201,8 @@ def pr(ctx: click.Context, base: str | None, dry_run: bool, as_json: bool, out: 
         click.echo(f"wrote {_shown(path)}", err=True)
     if not dry_run:
         folder = handoff or project.root / "reports" / "pr-handoff"
-        published = api.publish(result, context, token, folder, verdict=verdict, handoff_only=handoff is not None)
+        published = api.publish(result, context, token, folder, verdict=verdict, handoff_only=handoff is not None,
+                                per_model=status_per_model)
         click.echo(_published(published, context), err=True)
         if published.mode == "handoff":
             outputs["handoff-path"] = str(folder)
@@ -240,7 +244,8 @@ def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, k
     """
     from mlship.actions import RunContext
     from mlship.github import GitHub
-    from mlship.publish import check_handoff_is_for, post_sticky, publish_verdict, read_handoff
+    from mlship.publish import (check_handoff_is_for, post_sticky, publish_model_statuses, publish_verdict,
+                                read_handoff)
 
     context = RunContext.from_env().overridden(repository=repo, pr_number=pr_number)
     client = GitHub(os.environ.get("GITHUB_TOKEN", ""))
@@ -253,6 +258,8 @@ def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, k
         title = "✅ mlship: gates passed" if result.passed else "❌ mlship: gates failed"
         made = publish_verdict(client, result.repository, result.head_sha, result.passed, title, result.body,
                                context.run_url, kind=verdict)
+        if result.models is not None:
+            publish_model_statuses(client, result.repository, result.head_sha, result.models, context.run_url)
         click.echo(f"comment {posted.action} on #{result.pr_number} ({posted.url}); verdict set as a {made}")
         return
     if body_file is None or not context.pr_number or not context.repository:

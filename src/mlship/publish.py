@@ -24,6 +24,7 @@ from typing import Any
 from mlship.errors import MlshipError, display_path
 from mlship.files import atomic_write_json, atomic_write_text
 from mlship.github import GitHub, GitHubError
+from mlship.spec import MODEL_NAME_RE
 
 ACTIONS_BOT = "github-actions[bot]"
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -33,7 +34,8 @@ HANDOFF_COMMENT = "comment.md"
 HANDOFF_META = "pr.json"
 #: GitHub's limit on a comment body.
 MAX_BODY = 65_536
-MAX_META_BYTES = 4_096
+MAX_META_BYTES = 16_384
+MAX_MODELS = 200
 CREATE_ATTEMPTS = 3
 
 
@@ -55,6 +57,8 @@ class Handoff:
     passed: bool
     key: str
     body: str
+    #: Each model's verdict, when commit statuses per model were asked for.
+    models: dict[str, bool] | None = None
 
 
 def marker(key: str) -> str:
@@ -129,9 +133,11 @@ def publish_verdict(client: GitHub, repo: str, sha: str, passed: bool, title: st
 
 def write_handoff(folder: Path, handoff: Handoff) -> list[Path]:
     atomic_write_text(folder / HANDOFF_COMMENT, handoff.body)
-    atomic_write_json(folder / HANDOFF_META, {"repository": handoff.repository, "pr": handoff.pr_number,
-                                              "head_sha": handoff.head_sha, "passed": handoff.passed,
-                                              "key": handoff.key})
+    meta = {"repository": handoff.repository, "pr": handoff.pr_number, "head_sha": handoff.head_sha,
+            "passed": handoff.passed, "key": handoff.key}
+    if handoff.models is not None:
+        meta["models"] = handoff.models
+    atomic_write_json(folder / HANDOFF_META, meta)
     return [folder / HANDOFF_COMMENT, folder / HANDOFF_META]
 
 
@@ -178,4 +184,18 @@ def read_handoff(folder: Path) -> Handoff:
             raise MlshipError(f"{display_path(meta_path)}: '{field}' must be {expected}, got {meta.get(field)!r}")
     if len(body) > MAX_BODY:
         raise MlshipError(f"{display_path(body_path)} has {len(body):,} characters, over GitHub's {MAX_BODY:,}")
-    return Handoff(meta["repository"], meta["pr"], meta["head_sha"], meta["passed"], meta["key"], body)
+    models = meta.get("models")
+    if models is not None and not (isinstance(models, dict) and len(models) <= MAX_MODELS and all(
+            isinstance(name, str) and MODEL_NAME_RE.fullmatch(name) and type(passed) is bool
+            for name, passed in models.items())):
+        raise MlshipError(f"{display_path(meta_path)}: 'models' must map at most {MAX_MODELS} model names to "
+                          "true or false")
+    return Handoff(meta["repository"], meta["pr"], meta["head_sha"], meta["passed"], meta["key"], body, models)
+
+
+def publish_model_statuses(client: GitHub, repo: str, sha: str, models: dict[str, bool],
+                           details_url: str | None = None) -> None:
+    """A commit status per model, context ``mlship/<model>``, beside the overall ``mlship`` verdict."""
+    for name, passed in sorted(models.items()):
+        client.create_status(repo, sha, "success" if passed else "failure", f"mlship/{name}",
+                             "passed its gates" if passed else "failed its gates", details_url)
