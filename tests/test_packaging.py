@@ -35,6 +35,7 @@ from mlship import api, packaging
 from mlship.cache import CacheEntry
 from mlship.cli import cli
 from mlship.project import Project
+from repo_helpers import git
 
 READY_TIMEOUT_SECONDS = 90
 REQUEST_TIMEOUT_SECONDS = 30
@@ -123,10 +124,6 @@ def houses(n: int = 500, seed: int = 1) -> pd.DataFrame:
 
 
 # --- helpers -----------------------------------------------------------------------
-
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
 
 
 def mlship(root: Path, *args: str) -> Result:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -24,33 +23,11 @@ from mlship.cache import Cache
 from mlship.compare import NEW_MODEL
 from mlship.data import load_dataset
 from mlship.report import MAX_COMMENT, render_comment
+from repo_helpers import branch_off, commit_all, edit, git
 
 GITHUB_LIMIT = 65_536
 
 # --- helpers -----------------------------------------------------------------------
-
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
-
-
-def commit_all(root: Path, message: str) -> None:
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", message)
-
-
-def branch_off(factory) -> Path:
-    """Commit the project on main and check out a new branch ``feature``."""
-    factory.git_init()
-    git(factory.root, "checkout", "-q", "-b", "feature")
-    return factory.root
-
-
-def edit(root: Path, relative: str, old: str, new: str) -> None:
-    path = root / relative
-    text = path.read_text()
-    assert old in text, f"{old!r} is not in {relative}"
-    path.write_text(text.replace(old, new))
 
 
 def pr(run_cli, *extra: str):

@@ -20,6 +20,7 @@ import pytest
 
 from fake_github import FakeGitHub
 from mlship.publish import ACTIONS_BOT, Handoff, write_handoff
+from repo_helpers import branch_off, commit_all, edit, git
 
 REPO = "acme/models"
 PR = 12
@@ -27,29 +28,6 @@ RUN_URL = "https://github.com/acme/models/actions/runs/4242"
 MARK = "<!-- mlship:report -->"
 
 # --- helpers (small ones, as in test_pr.py) ------------------------------------------------
-
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
-
-
-def commit_all(root: Path, message: str) -> str:
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", message)
-    return git(root, "rev-parse", "HEAD").strip()
-
-
-def branch_off(factory) -> Path:
-    factory.git_init()
-    git(factory.root, "checkout", "-q", "-b", "feature")
-    return factory.root
-
-
-def edit(root: Path, relative: str, old: str, new: str) -> None:
-    path = root / relative
-    text = path.read_text()
-    assert old in text, f"{old!r} is not in {relative}"
-    path.write_text(text.replace(old, new))
 
 
 def cache_entries(factory) -> list[str]:

@@ -31,6 +31,7 @@ from mlship.files import sha256_file
 from mlship.github import GitHub
 from mlship.project import Project
 from mlship.registry import Registry, RegistryError
+from repo_helpers import commit_all, git
 
 CHURN = """
 description: Predicts which customers will cancel.
@@ -66,10 +67,6 @@ def customers(n: int = 600, seed: int = 0) -> pd.DataFrame:
 # --- helpers -----------------------------------------------------------------------
 
 
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
-
-
 def mlship(root: Path, *args: str) -> Result:
     return CliRunner().invoke(cli, ["-C", str(root), *args], catch_exceptions=False)
 
@@ -95,11 +92,6 @@ def hermetic(patch: pytest.MonkeyPatch, home: Path) -> None:
 def write_spec(root: Path, extra: str = "", params: str = "{max_iter: 1000}") -> None:
     spec = CHURN.replace("{max_iter: 1000}", params) + extra
     (root / "models" / "churn" / "model.yaml").write_text(textwrap.dedent(spec).lstrip())
-
-
-def commit_all(root: Path, message: str) -> None:
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", message)
 
 
 def review(root: Path, params: str, extra: str = "") -> None:
