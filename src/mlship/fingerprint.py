@@ -31,10 +31,6 @@ class Fingerprint:
     #: The digest of each part, so a changed fingerprint can be explained.
     parts: dict
 
-    @property
-    def short(self) -> str:
-        return self.value[:12]
-
 
 def fingerprint(spec: Spec) -> Fingerprint:
     parts = {
