@@ -35,25 +35,12 @@ from mlship import api, packaging
 from mlship.cache import CacheEntry
 from mlship.cli import cli
 from mlship.project import Project
+from sample_churn import CHURN, customers
 from repo_helpers import git
 
 READY_TIMEOUT_SECONDS = 90
 REQUEST_TIMEOUT_SECONDS = 30
 
-CHURN = """
-description: Predicts which customers will cancel.
-task: classification
-data:
-  path: customers.csv
-  target: churned
-model:
-  estimator: sklearn.linear_model.LogisticRegression
-  params: {max_iter: 1000}
-evaluation:
-  bootstrap: {resamples: 100}
-gates:
-  roc_auc: {min: 0.6}
-"""
 
 PRICES = """
 description: Estimates house prices.
@@ -95,19 +82,6 @@ import bentoml
 with bentoml.models.create("churn:decoy", metadata={"fingerprint": "not the approved model"}):
     pass
 """
-
-
-def customers(n: int = 600, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "age": rng.integers(18, 80, n),
-        "income": np.round(rng.normal(50, 15, n), 2),
-        "plan": rng.choice(["basic", "standard", "premium"], n),
-        "region": rng.choice(["north", "south", "east", "west"], n),
-    })
-    score = (frame["income"] - 50) / 8 + 1.0 * (frame["plan"] == "premium") - 0.5 * (frame["region"] == "south")
-    frame["churned"] = np.where(rng.random(n) < 1 / (1 + np.exp(-score)), "yes", "no")
-    return frame
 
 
 def houses(n: int = 500, seed: int = 1) -> pd.DataFrame:

@@ -20,8 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
-import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
@@ -31,37 +29,11 @@ from mlship.files import sha256_file
 from mlship.github import GitHub
 from mlship.project import Project
 from mlship.registry import Registry, RegistryError
+from sample_churn import CHURN, customers
 from repo_helpers import commit_all, git
 
-CHURN = """
-description: Predicts which customers will cancel.
-task: classification
-data:
-  path: customers.csv
-  target: churned
-model:
-  estimator: sklearn.linear_model.LogisticRegression
-  params: {max_iter: 1000}
-evaluation:
-  bootstrap: {resamples: 100}
-gates:
-  roc_auc: {min: 0.6}
-"""
 
 GTO = Path(sys.executable).with_name("gto")
-
-
-def customers(n: int = 600, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "age": rng.integers(18, 80, n),
-        "income": np.round(rng.normal(50, 15, n), 2),
-        "plan": rng.choice(["basic", "standard", "premium"], n),
-        "region": rng.choice(["north", "south", "east", "west"], n),
-    })
-    score = (frame["income"] - 50) / 8 + 1.0 * (frame["plan"] == "premium") - 0.5 * (frame["region"] == "south")
-    frame["churned"] = np.where(rng.random(n) < 1 / (1 + np.exp(-score)), "yes", "no")
-    return frame
 
 
 # --- helpers -----------------------------------------------------------------------
