@@ -495,6 +495,24 @@ def test_a_model_that_differs_from_its_ledger_is_refused_with_exit_2(factory, ru
     assert unknown.exit_code == 2 and "no model 'irs' (did you mean 'iris'?)" in unknown.stderr
 
 
+def test_a_model_whose_ledger_records_failed_gates_is_refused_unless_allowed(factory, run_cli):
+    (factory.root / "README.md").write_text("models\n")
+    factory.git_init()
+    git(factory.root, "checkout", "-qb", "feature")
+    factory.model("iris", ONE + "gates:\n  accuracy: {min: 0.999}\n")  # a new model, on the branch
+    assert run_cli("pr", "--base", "main", "--dry-run").exit_code == 1  # the gate fails: the ledger says so
+    refused = run_cli("package", "iris")
+    assert refused.exit_code == 2
+    assert refused.stderr == (
+        "error: iris: the ledger (reports/iris/metrics.json) records that this version failed its gates, so it was "
+        "not approved; only approved models are shipped. Fix the model and merge a passing change, or pass "
+        "--allow-failed to ship it anyway\n")
+    assert not (factory.root / "dist").exists()
+    allowed = run_cli("package", "iris", "--allow-failed")
+    assert allowed.exit_code == 0, allowed.stderr
+    assert packaged(allowed).values["model"].startswith("iris:")
+
+
 @pytest.mark.parametrize("damage", ["flip a byte", "truncate"])
 def test_a_corrupted_archive_fails_its_digest_and_cannot_be_imported(shipped, tmp_path, damage):
     archive = tmp_path / shipped.archive("churn").name

@@ -300,21 +300,23 @@ def ledger_verify(ctx: click.Context, model: str) -> None:
 
 @cli.command()
 @click.argument("model")
+@click.option("--allow-failed", is_flag=True, help="Package even when the ledger records failed gates.")
 @click.pass_context
-def package(ctx: click.Context, model: str) -> None:
+def package(ctx: click.Context, model: str, allow_failed: bool) -> None:
     """Package MODEL with BentoML: a bento and an archive in dist/ with its SHA-256.
 
     MODEL at the working tree must match its ledger (reports/MODEL/); the model comes
     from the cache by fingerprint (trained when missing) and is saved in the project's
     BentoML store (.mlship/bentoml, or $BENTOML_HOME) as MODEL:<fingerprint>. The
     generated service serves exactly that model. Packaging again reuses the model, the
-    bento and the archive. Exits 2 when the ledger does not match.
+    bento and the archive. Exits 2 when the ledger does not match, or records failed
+    gates (unless --allow-failed).
 
     Example: mlship package churn
     """
     from mlship import packaging
 
-    made = packaging.package(_project(ctx), model)
+    made = packaging.package(_project(ctx), model, allow_failed=allow_failed)
     how = "from cache" if made.cache_hit else "trained"
     click.echo(f"📦 {made.name}: packaged (model {how}, fingerprint {made.fingerprint[:12]})")
     click.echo(f"   model    {made.model_tag} ({'saved' if made.model_saved else 'already in the store'})")
@@ -334,10 +336,11 @@ def package(ctx: click.Context, model: str) -> None:
 @click.option("--repo", metavar="OWNER/NAME", help="With --backend github: the repository. Default: $GITHUB_REPOSITORY.")
 @click.option("--push", is_flag=True, help="Fetch the model's tags from the remote first, then push the new tag.")
 @click.option("--remote", default="origin", show_default=True, help="The git remote to fetch tags from and push to.")
+@click.option("--allow-failed", is_flag=True, help="Release even when the ledger records failed gates.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of the summary.")
 @click.pass_context
 def release(ctx: click.Context, model: str, kind: str, folder: Path | None, repo: str | None, push: bool,
-            remote: str, as_json: bool) -> None:
+            remote: str, allow_failed: bool, as_json: bool) -> None:
     """Register MODEL's approved model as a version: the annotated git tag MODEL@vX.Y.Z.
 
     The model is packaged first (it must match its ledger), and the commit must hold its
@@ -354,7 +357,7 @@ def release(ctx: click.Context, model: str, kind: str, folder: Path | None, repo
 
     project = _project(ctx)
     store = releases.backend(project, kind, folder, repo, os.environ.get("GITHUB_TOKEN"))
-    result = releases.release(project, model, store, push=push, remote=remote)
+    result = releases.release(project, model, store, push=push, remote=remote, allow_failed=allow_failed)
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else ui.released(result, remote))
 
 

@@ -67,6 +67,10 @@ class LedgerMismatchError(PackagingError):
     """The model at the working tree is not the one its ledger approved."""
 
 
+class FailedGatesError(PackagingError):
+    """The ledger records that the model failed its gates: it was not approved."""
+
+
 class ArchiveError(PackagingError):
     """An exported archive is missing, corrupted, or cannot be imported."""
 
@@ -120,11 +124,13 @@ def digest_file(archive: Path) -> Path:
     return archive.with_name(archive.name + ".sha256")
 
 
-def package(project: Project, model: str) -> Package:
+def package(project: Project, model: str, allow_failed: bool = False) -> Package:
     """Package ``model`` (a name or folder) as a bento and export it to ``dist/``.
 
     Raises :class:`LedgerMismatchError` unless the model at the working tree has the
-    fingerprint its ledger (``reports/<name>/metrics.json``) approved.
+    fingerprint its ledger (``reports/<name>/metrics.json``) approved, and
+    :class:`FailedGatesError` when the ledger records failed gates (a pull request merged
+    over a red check), unless ``allow_failed``.
     """
     from mlship import api, ledger
     from mlship.git import head_commit
@@ -133,6 +139,11 @@ def package(project: Project, model: str) -> Package:
     approved = ledger.verify(project, name)
     if not approved.matches:
         raise _mismatch(project, approved)
+    if not allow_failed and ledger.read(project, name).get("passed") is False:
+        recorded = display_path(ledger.folder(project, name) / ledger.METRICS)
+        raise FailedGatesError(f"{name}: the ledger ({recorded}) records that this version failed its gates, so it "
+                               "was not approved; only approved models are shipped. Fix the model and merge a "
+                               "passing change, or pass --allow-failed to ship it anyway")
     result = api.train(name, project)
     if result.fingerprint != approved.ledger_fingerprint:  # a file changed while the model trained
         raise _mismatch(project, ledger.verify(project, name))

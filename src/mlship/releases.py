@@ -221,7 +221,8 @@ def backend(project: Project, kind: str = "local", folder: Path | None = None, r
     raise StorageError(f"unknown backend '{kind}': choose one of {', '.join(BACKENDS)}")
 
 
-def release(project: Project, model: str, store: Backend, push: bool = False, remote: str = "origin") -> Released:
+def release(project: Project, model: str, store: Backend, push: bool = False, remote: str = "origin",
+            allow_failed: bool = False) -> Released:
     """Register ``model``'s approved model as its next version and store its artifacts in ``store``.
 
     The version is the spec's ``version:`` or a patch bump of the highest (``v0.1.0`` first).
@@ -233,7 +234,7 @@ def release(project: Project, model: str, store: Backend, push: bool = False, re
 
     spec = api.load(model, project)
     name = spec.name
-    made = packaging.package(project, name)
+    made = packaging.package(project, name, allow_failed=allow_failed)
     digest = packaging.verify_archive(made.archive)
     push = push or store.needs_pushed_tag
     if push:
