@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,7 +244,7 @@ def pr(project: Project | None = None, base: str | None = None, out: Path | None
     """
     from mlship import git, ledger
     from mlship.changes import changed_models, default_base
-    from mlship.report import render_comment
+    from mlship.report import MAX_COMMENT, render_comment
 
     project = project or Project.find()
     changes = changed_models(project, base or default_base(project))
@@ -278,8 +279,8 @@ def pr(project: Project | None = None, base: str | None = None, out: Path | None
     out = out or project.root / ledger.REPORTS_DIR
     full_path = out / "pr-comment.full.md"
     hint = f"The full report is in `{full_path.name}` beside this comment's file, and in the workflow run's artifacts."
-    result.comment = render_comment(result, project.root, run_url, hint)
-    full = render_comment(result, project.root, run_url, hint, limit=10**9)
+    full = render_comment(result, project.root, run_url, hint, limit=sys.maxsize)
+    result.comment = full if len(full) <= MAX_COMMENT else render_comment(result, project.root, run_url, hint)
     atomic_write_text(out / "pr-comment.md", result.comment)
     result.written.append(out / "pr-comment.md")
     if full != result.comment:
