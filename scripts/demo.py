@@ -6,6 +6,7 @@ git repositories for the pull request and for the step that shows a broken spec.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -42,10 +43,9 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def pull_request(work: Path, env: dict[str, str]) -> None:
-    repo = work / "repo"
+def pull_request(repo: Path, env: dict[str, str]) -> None:
     shutil.copytree(ROOT / "models", repo / "models")
-    (repo / ".gitignore").write_text(".mlship/\nreports/pr-*\n")
+    (repo / ".gitignore").write_text(".mlship/\ndist/\nreports/pr-*\n")
     title("4. A pull request, in a temporary git repository holding the examples on main")
     git("init", "-q", "-b", "main", cwd=repo, env=env)
     git("add", "-A", cwd=repo, env=env)
@@ -63,10 +63,63 @@ def pull_request(work: Path, env: dict[str, str]) -> None:
     title("5. The PR comment, rendered locally (exit code 1: cancer fails its gates, as it should)")
     mlship("pr", "--base", "main", "--dry-run", cwd=repo, env=env, expect=1)
 
-    title("6. The ledger in reports/ is ready to commit; what ships must match it")
+    title("6. The review asks to keep cancer as it was; the PR passes, and its ledger is committed")
+    git("checkout", "main", "--", "models/cancer/model.yaml", cwd=repo, env=env)
+    print("$ rm -r reports/cancer   # the ledger of the rejected change", flush=True)
+    shutil.rmtree(repo / "reports" / "cancer")
+    mlship("pr", "--base", "main", "--dry-run", cwd=repo, env=env)
     print("$ git status --short --untracked-files=all reports", flush=True)
     subprocess.run(["git", "status", "--short", "--untracked-files=all", "reports"], cwd=repo, env=env, check=True)
+    git("add", "-A", cwd=repo, env=env)
+    git("commit", "-q", "-m", "keep cancer; the ledger of churn", cwd=repo, env=env)
+
+
+def merge_and_deploy(repo: Path, env: dict[str, str]) -> None:
+    title("7. Merge: what ships must match the ledger; package, release v0.1.0 and deploy it to prod")
+    git("checkout", "-q", "main", cwd=repo, env=env)
+    git("merge", "-q", "--no-ff", "tune-models", "-m", "Merge tune-models", cwd=repo, env=env)
     mlship("ledger", "verify", "churn", cwd=repo, env=env)
+    mlship("release", "churn", cwd=repo, env=env)
+    mlship("deploy", "churn", "--stage", "prod", "--prediction-log", str(repo / "logs"), "--log-rate", "1",
+           cwd=repo, env=env)
+
+    title("8. A second change, reviewed and merged, is released as v0.1.1 and deployed")
+    git("checkout", "-q", "-b", "regularise", cwd=repo, env=env)
+    edit(repo / "models/churn/model.yaml", "params: {C: 1.0, max_iter: 1000}", "params: {C: 0.05, max_iter: 1000}")
+    mlship("pr", "--base", "main", "--dry-run", "--out", str(repo / "reports" / "pr-2"), cwd=repo, env=env)
+    git("commit", "-q", "-am", "churn: more regularisation", cwd=repo, env=env)
+    git("checkout", "-q", "main", cwd=repo, env=env)
+    git("merge", "-q", "--no-ff", "regularise", "-m", "Merge regularise", cwd=repo, env=env)
+    mlship("release", "churn", cwd=repo, env=env)
+    mlship("deploy", "churn", "--stage", "prod", "--prediction-log", str(repo / "logs"), "--log-rate", "1",
+           cwd=repo, env=env)
+
+    title("9. A prediction over HTTP, answered by the new version")
+    ask(repo)
+
+    title("10. Roll prod back: v0.1.0 answers again, as /metadata shows")
+    mlship("rollback", "churn", "--stage", "prod", "--prediction-log", str(repo / "logs"), "--log-rate", "1",
+           cwd=repo, env=env)
+    ask(repo)
+
+    title("11. The history: every version and every assignment is a git tag (gto reads them too)")
+    mlship("history", "churn", cwd=repo, env=env)
+
+
+def ask(repo: Path) -> None:
+    """POST one customer to the served churn model, and ask it which version it is."""
+    import requests
+
+    url = json.loads((repo / ".mlship/deploy/prod/churn.json").read_text())["server"]["url"]
+    customer = {"region": "north", "plan": "premium", "contract": "month-to-month", "tenure_months": 3,
+                "monthly_charges": 92.5, "support_calls": 4, "paperless_billing": "yes"}
+    print(f"$ curl -X POST {url}/predict_proba -d '{json.dumps({'records': [customer]})}'")
+    answer = requests.post(f"{url}/predict_proba", json={"records": [customer]}, timeout=30)
+    answer.raise_for_status()
+    print(json.dumps(answer.json()[0]))
+    print(f"$ curl -X POST {url}/metadata")
+    served = requests.post(f"{url}/metadata", json={}, timeout=30).json()
+    print(json.dumps({key: served.get(key) for key in ("release", "tag", "fingerprint")}))
 
 
 def broken_spec(work: Path, env: dict[str, str]) -> None:
@@ -74,7 +127,7 @@ def broken_spec(work: Path, env: dict[str, str]) -> None:
     shutil.copytree(ROOT / "models" / "cancer", project / "models" / "cancer")
     edit(project / "models/cancer/model.yaml", "seed: 42", "sede: 42")
     edit(project / "models/cancer/model.yaml", "metrics:", "metric:")
-    title("7. A spec with two typos: each is named with its file, line and field (exit code 2)")
+    title("12. A spec with two typos: each is named with its file, line and field (exit code 2)")
     mlship("validate", cwd=project, env=env, expect=2)
 
 
@@ -89,7 +142,12 @@ def main() -> None:
         mlship("train", cwd=ROOT, env=env)
         title("3. Train again: nothing changed, so every model comes from the cache")
         mlship("train", cwd=ROOT, env=env)
-        pull_request(work, env)
+        repo = work / "repo"
+        pull_request(repo, env)
+        try:
+            merge_and_deploy(repo, env)
+        finally:
+            subprocess.run([str(MLSHIP), "stop", "churn", "--stage", "prod"], cwd=repo, env=env, check=False)
         broken_spec(work, env)
     print("\nDone. Next: edit a model in models/ and run `mlship train`, or `mlship pr --dry-run` on a branch.")
 

@@ -101,7 +101,7 @@ def test_every_run_step_calls_mlship_or_a_script_of_the_action(path):
         run = step.get("run")
         if run is None:
             continue
-        assert re.fullmatch(r'(mlship .+|"\$GITHUB_ACTION_PATH/[\w-]+\.sh"|exit "\$\{MLSHIP_EXIT_CODE:-2\}"|make test)',
+        assert re.fullmatch(r'(mlship .+|"\$GITHUB_ACTION_PATH/(\.\./[\w-]+/)?[\w-]+\.sh"|exit "\$\{MLSHIP_EXIT_CODE:-2\}"|make test)',
                             run.strip()), f"{where}: logic belongs in mlship or a script, not in YAML: {run!r}"
 
 
@@ -111,16 +111,34 @@ def test_every_workflow_reads_contents_only_at_the_top(path):
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
-def test_every_checkout_leaves_no_credentials_behind(path):
-    for where, step in steps_of(path):
-        if step.get("uses", "").startswith("actions/checkout@"):
-            assert step["with"]["persist-credentials"] == "false", where
+def test_only_a_job_that_pushes_keeps_credentials_and_it_uploads_nothing(path):
+    for name, job in load(path)["jobs"].items():
+        pushes = job.get("permissions", {}).get("contents") == "write"
+        for index, step in enumerate(job.get("steps", [])):
+            uses = step.get("uses", "")
+            if uses.startswith("actions/checkout@") and "repository" not in step["with"]:
+                assert step["with"]["persist-credentials"] == str(pushes).lower(), f"{name} step {index}"
+            elif uses.startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] == "false", f"{name} step {index}"
+            assert not (pushes and uses.startswith("actions/upload-artifact@")), f"{name} step {index}"
 
 
-def test_jobs_that_compare_with_the_base_check_out_its_history():
-    for name, job in load(REPO_ROOT / ".github/workflows/mlship-pr.yml")["jobs"].items():
+@pytest.mark.parametrize("name", ["mlship-pr.yml", "mlship-release.yml", "mlship-rollback.yml"])
+def test_jobs_that_compare_or_tag_check_out_the_history(name):
+    for job_name, job in load(REPO_ROOT / ".github/workflows" / name)["jobs"].items():
         first = job["steps"][0]
-        assert first["uses"].startswith("actions/checkout@") and first["with"]["fetch-depth"] == "0", name
+        assert first["uses"].startswith("actions/checkout@") and first["with"]["fetch-depth"] == "0", job_name
+
+
+@pytest.mark.parametrize("name", ["mlship-release.yml", "mlship-rollback.yml"])
+def test_releases_and_deploys_of_a_model_run_one_at_a_time_and_are_never_cancelled(name):
+    groups = {job_name: job.get("concurrency") for job_name, job in load(REPO_ROOT / ".github/workflows" / name)[
+        "jobs"].items() if job.get("permissions", {}).get("contents") == "write"}
+    assert groups
+    for job_name, group in groups.items():
+        assert group["cancel-in-progress"] == "false", job_name
+        assert re.fullmatch(r"mlship-deploy-\$\{\{ github\.repository \}\}-\$\{\{ (matrix|inputs)\.model \}\}",
+                            group["group"]), job_name
 
 
 def test_pr_runs_are_superseded_by_newer_pushes():

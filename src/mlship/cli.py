@@ -315,8 +315,10 @@ def package(ctx: click.Context, model: str, allow_failed: bool) -> None:
     Example: mlship package churn
     """
     from mlship import packaging
+    from mlship.actions import set_outputs
 
     made = packaging.package(_project(ctx), model, allow_failed=allow_failed)
+    set_outputs({"archive": _shown(made.archive), "sha256": made.sha256, "bento": made.bento_tag})
     how = "from cache" if made.cache_hit else "trained"
     click.echo(f"📦 {made.name}: packaged (model {how}, fingerprint {made.fingerprint[:12]})")
     click.echo(f"   model    {made.model_tag} ({'saved' if made.model_saved else 'already in the store'})")
@@ -326,14 +328,30 @@ def package(ctx: click.Context, model: str, allow_failed: bool) -> None:
     click.echo(f"   store    {_shown(made.store)}")
 
 
+def _backend_options(command):
+    """The options choosing the registry backend, which :func:`_backend` turns into one."""
+    for option in reversed([
+        click.option("--backend", "kind", type=click.Choice(["local", "github"]), default="local",
+                     show_default=True, help="Where release artifacts are kept: the local registry folder, or the "
+                     "GitHub release of each version tag (token from $GITHUB_TOKEN)."),
+        click.option("--registry", "folder", type=click.Path(file_okay=False, path_type=Path),
+                     help="The local registry folder. Default: $MLSHIP_REGISTRY_DIR, else .mlship/registry."),
+        click.option("--repo", metavar="OWNER/NAME",
+                     help="With --backend github: the repository. Default: $GITHUB_REPOSITORY."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _backend(project, kind: str, folder: Path | None, repo: str | None):
+    from mlship import releases
+
+    return releases.backend(project, kind, folder, repo, os.environ.get("GITHUB_TOKEN"))
+
+
 @cli.command()
 @click.argument("model")
-@click.option("--backend", "kind", type=click.Choice(["local", "github"]), default="local", show_default=True,
-              help="Where the artifacts go: the local registry folder, or a GitHub release for the tag "
-                   "(token from $GITHUB_TOKEN; the tag is pushed first).")
-@click.option("--registry", "folder", type=click.Path(file_okay=False, path_type=Path),
-              help="The local registry folder. Default: $MLSHIP_REGISTRY_DIR, else .mlship/registry.")
-@click.option("--repo", metavar="OWNER/NAME", help="With --backend github: the repository. Default: $GITHUB_REPOSITORY.")
+@_backend_options
 @click.option("--push", is_flag=True, help="Fetch the model's tags from the remote first, then push the new tag.")
 @click.option("--remote", default="origin", show_default=True, help="The git remote to fetch tags from and push to.")
 @click.option("--allow-failed", is_flag=True, help="Release even when the ledger records failed gates.")
@@ -354,10 +372,13 @@ def release(ctx: click.Context, model: str, kind: str, folder: Path | None, repo
     Example: mlship release churn --push
     """
     from mlship import releases, ui
+    from mlship.actions import set_outputs
 
     project = _project(ctx)
-    store = releases.backend(project, kind, folder, repo, os.environ.get("GITHUB_TOKEN"))
-    result = releases.release(project, model, store, push=push, remote=remote, allow_failed=allow_failed)
+    result = releases.release(project, model, _backend(project, kind, folder, repo), push=push, remote=remote,
+                              allow_failed=allow_failed)
+    set_outputs({"version": str(result.version.version), "tag": result.version.tag,
+                 "created": str(result.created).lower(), "fingerprint": result.version.fingerprint or ""})
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else ui.released(result, remote))
 
 
@@ -378,6 +399,154 @@ def history(ctx: click.Context, model: str, as_json: bool) -> None:
 
     found = registry.read(_project(ctx), model)
     click.echo(json.dumps(found.to_dict(), indent=2) if as_json else ui.history(found))
+
+
+def _target_options(command):
+    """The options choosing the deploy target, which :func:`_target` turns into one."""
+    for option in reversed([
+        click.option("--target", "target_kind", type=click.Choice(["local", "kubernetes"]), default="local",
+                     show_default=True, help="local: serve on 127.0.0.1 with bentoml serve. kubernetes: write "
+                     "deploy/STAGE/MODEL.yaml for Argo CD or Flux."),
+        click.option("--port", type=click.IntRange(1, 65535),
+                     help="local: the new server's port. Default: a free one (the old server keeps its port "
+                          "until the new one is ready)."),
+        click.option("--ready-timeout", type=click.FloatRange(min=1), default=120, show_default=True,
+                     help="local: seconds the new server has to answer /readyz."),
+        click.option("--prediction-log", type=click.Path(file_okay=False, path_type=Path),
+                     help="local: the folder where the service logs sampled inputs and predictions as JSONL, "
+                          "for `mlship drift`."),
+        click.option("--log-rate", type=click.FloatRange(0, 1),
+                     help="local: the share of records logged with --prediction-log."),
+        click.option("--image-registry", metavar="HOST/OWNER",
+                     help="kubernetes: where the image is pushed, e.g. ghcr.io/acme. Default: $MLSHIP_IMAGE_REGISTRY."),
+        click.option("--build-image", is_flag=True,
+                     help="kubernetes: build the image with bentoml containerize (needs a Docker daemon)."),
+        click.option("--push-image", is_flag=True, help="kubernetes: build the image and push it."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _target(project, target_kind: str, port: int | None, ready_timeout: float, prediction_log: Path | None,
+            log_rate: float | None, image_registry: str | None, build_image: bool, push_image: bool):
+    from mlship import deploy
+
+    if target_kind == "local":
+        return deploy.LocalTarget(project, port, ready_timeout, prediction_log, log_rate)
+    return deploy.KubernetesTarget(project, image_registry, build_image, push_image)
+
+
+@cli.command("deploy")
+@click.argument("model")
+@click.option("--stage", required=True, help="The stage to deploy to, e.g. prod or staging.")
+@click.option("--version", "version", metavar="VERSION", help="The version to deploy, e.g. v0.2.0. Default: the latest.")
+@_backend_options
+@_target_options
+@click.option("--push", is_flag=True, help="Fetch the model's tags from the remote first, then push the new tag.")
+@click.option("--remote", default="origin", show_default=True, help="The git remote to fetch tags from and push to.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of the summary.")
+@click.pass_context
+def deploy_command(ctx: click.Context, model: str, stage: str, version: str | None, kind: str, folder: Path | None,
+                   repo: str | None, push: bool, remote: str, as_json: bool, **target_options) -> None:
+    """Deploy a released version of MODEL to STAGE, then record it as the tag MODEL#STAGE#N.
+
+    The version's archive is fetched from the registry backend and its SHA-256 checked.
+    With the local target the new server must answer /readyz and serve the version's
+    fingerprint before it replaces the old one; if it fails, the old one keeps serving, no
+    tag is made, and the exit code is 2. Deploying the stage's current version again
+    changes nothing.
+
+    Example: mlship deploy churn --stage prod
+    """
+    from mlship import deploy, ui
+
+    project = _project(ctx)
+    result = deploy.deploy(project, model, stage, _backend(project, kind, folder, repo),
+                           _target(project, **target_options), version=version, push=push, remote=remote)
+    _deployed_outputs(result)
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else ui.deployed(result, remote))
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--stage", required=True, help="The stage to roll back, e.g. prod.")
+@click.option("--to", "to", metavar="VERSION",
+              help="The version to go back to. Default: the one assigned to STAGE before the current one.")
+@_backend_options
+@_target_options
+@click.option("--push", is_flag=True, help="Fetch the model's tags from the remote first, then push the new tag.")
+@click.option("--remote", default="origin", show_default=True, help="The git remote to fetch tags from and push to.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of the summary.")
+@click.pass_context
+def rollback(ctx: click.Context, model: str, stage: str, to: str | None, kind: str, folder: Path | None,
+             repo: str | None, push: bool, remote: str, as_json: bool, **target_options) -> None:
+    """Put STAGE back on the version it had before (or --to VERSION), as a new assignment.
+
+    The version's stored archive must match the digest in its tag. Rollback is a deploy:
+    a new tag MODEL#STAGE#N records it, so the history keeps every step. Exits 2 when
+    there is no earlier version or the digest does not match.
+
+    Example: mlship rollback churn --stage prod
+    """
+    from mlship import deploy, ui
+
+    project = _project(ctx)
+    result = deploy.rollback(project, model, stage, _backend(project, kind, folder, repo),
+                             _target(project, **target_options), to=to, push=push, remote=remote)
+    _deployed_outputs(result)
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else ui.deployed(result, remote))
+
+
+def _deployed_outputs(result) -> None:
+    from mlship.actions import set_outputs
+
+    landed = result.landed
+    set_outputs({"version": str(result.version.version), "assignment": result.assignment.tag,
+                 "changed": str(landed.changed).lower(), "url": landed.url or "",
+                 "manifest": _shown(landed.manifest) if landed.manifest else "", "image": landed.image or ""})
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--stage", help="Serve the version in this stage.")
+@click.option("--version", "version", metavar="VERSION", help="Serve this version. Default: the latest.")
+@click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True)
+@_backend_options
+@click.pass_context
+def serve(ctx: click.Context, model: str, stage: str | None, version: str | None, port: int, kind: str,
+          folder: Path | None, repo: str | None) -> None:
+    """Serve a released version of MODEL on 127.0.0.1 in the foreground (Ctrl-C stops it).
+
+    The archive is fetched and checked as for a deploy; nothing is tagged.
+    POST /predict and /predict_proba take {"records": [...]}; POST /metadata tells
+    the version.
+
+    Example: mlship serve churn --stage prod
+    """
+    from mlship import deploy
+
+    if stage and version:
+        raise click.UsageError("give --stage or --version, not both")
+    project = _project(ctx)
+    ctx.exit(deploy.serve(project, model, _backend(project, kind, folder, repo), stage, version, port))
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--stage", required=True, help="The stage whose local server to stop.")
+@click.pass_context
+def stop(ctx: click.Context, model: str, stage: str) -> None:
+    """Stop the local server `mlship deploy` started for MODEL's STAGE. Tags are not changed.
+
+    Example: mlship stop churn --stage prod
+    """
+    from mlship import deploy
+
+    stopped = deploy.stop_local(_project(ctx), model, stage)
+    if stopped is None:
+        click.echo(f"{model}: no local server of {stage} to stop")
+    else:
+        click.echo(f"⏹️  {model} {stopped['version']} in {stage}: stopped ({stopped['server']['url']})")
 
 
 def _shown(path: Path) -> str:

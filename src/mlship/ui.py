@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mlship.api import TrainResult
     from mlship.changes import ChangeSet
+    from mlship.deploy import Deployed
     from mlship.registry import Event, Registry
     from mlship.releases import Released
     from mlship.spec import Spec
@@ -96,6 +97,27 @@ def released(result: "Released", remote: str) -> str:
         lines.append(f"   push it  git push {remote} '{version.tag}'")
     if result.note:
         lines.append(f"   {WARN} {result.note}")
+    return "\n".join(lines)
+
+
+def deployed(result: "Deployed", remote: str) -> str:
+    version, landed = result.version, result.landed
+    where = landed.url or (str(landed.manifest) if landed.manifest else result.target)
+    if not landed.changed and not result.assigned:
+        lines = [f"{PASS} {version.model} {version.version} is already in {result.stage} ({where}); nothing to do"]
+    else:
+        came = f" (was {result.previous})" if result.previous and result.previous != version.version else ""
+        lines = [f"🚀 {version.model} {version.version} → {result.stage}{came}: {where}"]
+    lines.append(f"   fingerprint {(version.fingerprint or '')[:12]} · bento {version.fields.get('bento', '?')}")
+    if result.assigned:
+        lines.append(f"   assigned   {result.assignment.tag}")
+    if result.pushed:
+        lines.append(f"   pushed     {result.assignment.tag} to {remote}")
+    elif result.assigned:
+        lines.append(f"   push it    git push {remote} '{result.assignment.tag}'")
+    if landed.image:
+        lines.append(f"   image      {landed.image}")
+    lines += [f"   {message}" for message in landed.messages]
     return "\n".join(lines)
 
 

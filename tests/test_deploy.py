@@ -1,0 +1,305 @@
+"""`mlship deploy`, `rollback`, `serve` and `stop`: released versions brought to a stage, with real BentoML.
+
+One repository is built for the module: the churn model merged, released as v0.1.0, then
+changed, merged and released as v0.1.1, with both archives in the local registry. Each test
+deploys on its own copy of it; servers are real `bentoml serve` processes on 127.0.0.1,
+and every one a test leaves behind is stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import psutil
+import pytest
+import requests
+from click.testing import CliRunner, Result
+
+from mlship import deploy, serving
+from mlship.cli import cli
+from mlship.project import Project
+from repo_helpers import commit_all, git
+from test_registry import gto, hermetic, review, write_spec
+from sample_churn import customers
+
+ROW = {"age": 40, "income": 61.5, "plan": "premium", "region": "north"}
+
+
+def mlship(root: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["-C", str(root), *args], catch_exceptions=False)
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return result
+
+
+def deployed(root: Path, *args: str) -> dict:
+    return json.loads(ok(mlship(root, "deploy", "churn", "--stage", "prod", "--json", *args)).stdout)
+
+
+def served_metadata(url: str) -> dict:
+    answer = requests.post(f"{url}/metadata", json={}, timeout=30)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def predict(url: str) -> dict:
+    answer = requests.post(f"{url}/predict_proba", json={"records": [ROW]}, timeout=30)
+    answer.raise_for_status()
+    return answer.json()[0]
+
+
+def state(root: Path) -> dict:
+    return json.loads((root / ".mlship/deploy/prod/churn.json").read_text())
+
+
+def tag_names(root: Path) -> list[str]:
+    return git(root, "tag", "--list").split()
+
+
+# --- the released project, shared by the module ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A repository with churn v0.1.0 and v0.1.1 released to the local registry, on main."""
+    with pytest.MonkeyPatch.context() as patch:
+        hermetic(patch, tmp_path_factory.mktemp("home"))
+        root = tmp_path_factory.mktemp("deploy") / "project"
+        root.mkdir()
+        (root / ".gitignore").write_text(".mlship/\ndist/\nreports/pr-*\ndeploy/\n")
+        git(root, "init", "-q", "-b", "main")
+        commit_all(root, "initial")
+        (root / "models" / "churn").mkdir(parents=True)
+        write_spec(root)
+        customers().to_csv(root / "models" / "churn" / "customers.csv", index=False)
+        ok(mlship(root, "pr", "--base", "main", "--dry-run"))
+        commit_all(root, "add churn, reviewed")
+        ok(mlship(root, "release", "churn"))
+        review(root, "{max_iter: 1000, C: 0.05}")
+        ok(mlship(root, "release", "churn"))
+        yield root
+
+
+@pytest.fixture
+def project(released: Path, factory) -> Iterator[Project]:
+    """This test's copy of the released project; the servers its deploys start are stopped afterwards."""
+    shutil.copytree(released, factory.root, symlinks=True, dirs_exist_ok=True)
+    yield factory.project
+    for path in (factory.root / ".mlship" / "deploy").glob("*/*.json"):
+        remembered = deploy.read_local_state(path)
+        if remembered is not None:
+            serving.stop(serving.Server.from_dict(remembered["server"]))
+
+
+def fingerprints(root: Path) -> dict[str, str]:
+    registry = json.loads(ok(mlship(root, "history", "churn", "--json")).stdout)
+    return {e["version"]: e["fingerprint"] for e in registry["events"] if e["event"] == "registration"}
+
+
+def stages(root: Path) -> dict[str, str]:
+    return json.loads(ok(mlship(root, "history", "churn", "--json")).stdout)["stages"]
+
+
+# --- deploy to the local target --------------------------------------------------------------
+
+
+def test_deploy_serves_the_version_on_loopback_and_then_records_the_assignment_tag(project):
+    root = project.root
+    result = deployed(root, "--version", "v0.1.0")
+    assert result["url"].startswith("http://127.0.0.1:") and result["assignment"] == "churn#prod#1"
+    assert result["assigned"] is True and result["changed"] is True and result["previous"] is None
+    metadata = served_metadata(result["url"])
+    assert metadata["release"] == "v0.1.0" and metadata["fingerprint"] == fingerprints(root)["v0.1.0"]
+    assert set(predict(result["url"])) == {"no", "yes"}
+    assert git(root, "cat-file", "-t", "churn#prod#1").strip() == "tag"
+    assert git(root, "rev-parse", "churn#prod#1^{commit}") == git(root, "rev-parse", "churn@v0.1.0^{commit}")
+    assert "note" not in git(root, "for-each-ref", "--format=%(contents)", "refs/tags/churn#prod#1")
+    remembered = state(root)
+    assert remembered["version"] == "v0.1.0" and remembered["server"]["url"] == result["url"]
+    assert psutil.Process(remembered["server"]["pid"]).is_running()
+    assert stages(root) == {"prod": "v0.1.0"}
+
+
+def test_a_new_version_replaces_the_old_server_once_it_is_ready(project):
+    root = project.root
+    first = deployed(root, "--version", "v0.1.0")
+    old_pid = state(root)["server"]["pid"]
+    second = deployed(root)  # the latest: v0.1.1
+    assert second["version"] == "v0.1.1" and second["previous"] == "v0.1.0"
+    assert second["assignment"] == "churn#prod#2" and second["url"] != first["url"]
+    assert served_metadata(second["url"])["release"] == "v0.1.1"
+    assert not psutil.pid_exists(old_pid) or psutil.Process(old_pid).status() == psutil.STATUS_ZOMBIE
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{first['url']}/readyz", timeout=5)
+    assert state(root)["version"] == "v0.1.1"
+
+
+def test_deploying_the_current_version_again_changes_nothing(project):
+    root = project.root
+    first = deployed(root)
+    pid, tags = state(root)["server"]["pid"], tag_names(root)
+    again = ok(mlship(root, "deploy", "churn", "--stage", "prod"))
+    assert again.stdout.startswith(f"✅ churn v0.1.1 is already in prod ({first['url']}); nothing to do")
+    assert state(root)["server"]["pid"] == pid and tag_names(root) == tags
+
+
+def test_a_new_server_that_fails_to_start_leaves_the_old_one_serving_and_makes_no_tag(project):
+    root = project.root
+    first = deployed(root, "--version", "v0.1.0")
+    before, tags = state(root), tag_names(root)
+    # v0.1.1's model is damaged in the BentoML store: its bento imports, but the service cannot load it.
+    broken = json.loads(ok(mlship(root, "history", "churn", "--json")).stdout)
+    bento = next(e for e in broken["events"] if e["version"] == "v0.1.1")["fields"]["bento"]
+    archive = root / "dist" / (bento.replace(":", "-") + ".bento")
+    from mlship.packaging import import_archive
+
+    import_archive(archive, root / ".mlship/bentoml")
+    (model_file,) = (root / ".mlship/bentoml/models/churn").glob(f"{fingerprints(root)['v0.1.1'][:16]}/model.pkl")
+    model_file.write_bytes(b"not a pickle")
+    failed = mlship(root, "deploy", "churn", "--stage", "prod", "--ready-timeout", "30")
+    assert failed.exit_code == 2
+    assert "error: churn:" in failed.stderr and "did not start" in failed.stderr or "not ready" in failed.stderr
+    assert "The end of its log" in failed.stderr
+    assert served_metadata(first["url"])["release"] == "v0.1.0"
+    assert state(root) == before and tag_names(root) == tags and stages(root) == {"prod": "v0.1.0"}
+    leftovers = [p for p in psutil.process_iter(["cmdline"]) if bento in (p.info["cmdline"] or [])]
+    assert leftovers == []
+
+
+def test_a_port_in_use_is_refused_before_anything_starts(project):
+    root = project.root
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        failed = mlship(root, "deploy", "churn", "--stage", "prod", "--port", str(port))
+    assert failed.exit_code == 2 and f"port {port} on 127.0.0.1 is in use" in failed.stderr
+    assert tag_names(root) == ["churn@v0.1.0", "churn@v0.1.1"]
+
+
+def test_an_unknown_version_or_a_model_never_released_cannot_be_deployed(project):
+    root = project.root
+    unknown = mlship(root, "deploy", "churn", "--stage", "prod", "--version", "v9.9.9")
+    assert unknown.exit_code == 2 and "churn has no version v9.9.9 (versions: v0.1.0, v0.1.1)" in unknown.stderr
+    never = mlship(root, "deploy", "houses", "--stage", "prod")
+    assert never.exit_code == 2 and "houses has no released version to deploy" in never.stderr
+
+
+# --- rollback ----------------------------------------------------------------------------------
+
+
+def test_rollback_restores_the_previous_version_with_a_new_assignment(project):
+    root = project.root
+    deployed(root, "--version", "v0.1.0")
+    deployed(root, "--version", "v0.1.1")
+    back = json.loads(ok(mlship(root, "rollback", "churn", "--stage", "prod", "--json")).stdout)
+    assert back["version"] == "v0.1.0" and back["previous"] == "v0.1.1" and back["assignment"] == "churn#prod#3"
+    metadata = served_metadata(back["url"])
+    assert metadata["release"] == "v0.1.0" and metadata["fingerprint"] == fingerprints(root)["v0.1.0"]
+    assert "note: rollback from v0.1.1 to v0.1.0" in git(root, "for-each-ref", "--format=%(contents)",
+                                                           "refs/tags/churn#prod#3")
+    assert stages(root) == {"prod": "v0.1.0"}
+    assert "prod" in gto(root, "show", "churn@v0.1.0") or "v0.1.0" in gto(root, "show", "churn#prod")
+    history = ok(mlship(root, "history", "churn")).stdout
+    assert "rollback from v0.1.1 to v0.1.0" in history
+
+
+def test_rollback_to_a_given_version_and_refusals(project):
+    root = project.root
+    nothing = mlship(root, "rollback", "churn", "--stage", "prod")
+    assert nothing.exit_code == 2 and "churn has no version in prod, so there is nothing to roll back" in nothing.stderr
+    deployed(root, "--version", "v0.1.1")
+    alone = mlship(root, "rollback", "churn", "--stage", "prod")
+    assert alone.exit_code == 2 and "no earlier version assigned to prod" in alone.stderr
+    same = mlship(root, "rollback", "churn", "--stage", "prod", "--to", "v0.1.1")
+    assert same.exit_code == 2 and "v0.1.1 is already the version in prod" in same.stderr
+    back = json.loads(ok(mlship(root, "rollback", "churn", "--stage", "prod", "--to", "0.1.0", "--json")).stdout)
+    assert back["version"] == "v0.1.0" and served_metadata(back["url"])["release"] == "v0.1.0"
+
+
+def test_rollback_refuses_a_stored_archive_that_does_not_match_its_digest(project):
+    root = project.root
+    deployed(root, "--version", "v0.1.0")
+    second = deployed(root, "--version", "v0.1.1")
+    tags = tag_names(root)
+    (archive,) = (root / ".mlship/registry/churn/v0.1.0").glob("*.bento")
+    archive.write_bytes(archive.read_bytes()[:-10] + b"tampered!!")
+    refused = mlship(root, "rollback", "churn", "--stage", "prod")
+    assert refused.exit_code == 2 and archive.name in refused.stderr and "SHA-256" in refused.stderr
+    assert tag_names(root) == tags and served_metadata(second["url"])["release"] == "v0.1.1"
+
+
+# --- serve, stop, and the kubernetes target -------------------------------------------------------
+
+
+def test_serve_runs_the_stages_version_in_the_foreground(project):
+    root = project.root
+    deployed(root, "--version", "v0.1.0")
+    port = serving.free_port()
+    log = root / "serve.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen([sys.executable, "-m", "mlship", "-C", str(root), "serve", "churn", "--stage",
+                                    "prod", "--port", str(port)], stdout=output, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    server = serving.Server(process.pid, port, "", str(log))
+    try:
+        deadline = time.monotonic() + 120
+        while not serving.is_ready(server):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.25)
+        assert served_metadata(server.url)["release"] == "v0.1.0"
+        assert tag_names(root) == ["churn#prod#1", "churn@v0.1.0", "churn@v0.1.1"]
+    finally:
+        serving.stop(server)
+    assert mlship(root, "serve", "churn", "--stage", "staging").exit_code == 2
+
+
+def test_stop_stops_the_stages_local_server(project):
+    root = project.root
+    result = deployed(root)
+    pid = state(root)["server"]["pid"]
+    assert ok(mlship(root, "stop", "churn", "--stage", "prod")).stdout.startswith("⏹️  churn v0.1.1 in prod: stopped")
+    assert not (root / ".mlship/deploy/prod/churn.json").exists()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{result['url']}/readyz", timeout=5)
+    assert ok(mlship(root, "stop", "churn", "--stage", "prod")).stdout == "churn: no local server of prod to stop\n"
+    assert stages(root) == {"prod": "v0.1.1"}
+
+
+def test_the_kubernetes_target_writes_the_manifests_and_says_when_no_image_can_be_built(project):
+    root = project.root
+    result = deployed(root, "--target", "kubernetes", "--image-registry", "ghcr.io/acme", "--build-image")
+    manifest = root / "deploy/prod/churn.yaml"
+    assert result["manifest"] == str(manifest) and result["assignment"] == "churn#prod#1"
+    text = manifest.read_text()
+    assert f'image: "{result["image"]}"' in text and result["image"].startswith("ghcr.io/acme/churn:")
+    assert "app.kubernetes.io/version: \"v0.1.1\"" in text and fingerprints(root)["v0.1.1"] in text
+    if shutil.which("docker") is None:
+        assert result["messages"] == [f"the image {result['image']} was not built: no Docker daemon answers here. "
+                                      "Build it where Docker runs (GitHub's Ubuntu runners have one): bentoml "
+                                      f"containerize {result['bento']} --image-tag {result['image']}"]
+    again = deployed(root, "--target", "kubernetes", "--image-registry", "ghcr.io/acme")
+    assert again["changed"] is False and again["assigned"] is False
+    missing = mlship(root, "deploy", "churn", "--stage", "prod", "--target", "kubernetes")
+    assert missing.exit_code == 2 and "--image-registry" in missing.stderr
+
+
+def test_deploy_with_push_fetches_the_shared_tags_and_pushes_the_assignment(project, tmp_path):
+    root = project.root
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    git(root, "remote", "add", "origin", str(origin))
+    git(root, "push", "-q", "origin", "main", "churn@v0.1.0", "churn@v0.1.1")
+    result = deployed(root, "--target", "kubernetes", "--image-registry", "ghcr.io/acme", "--push")
+    assert result["pushed"] is True
+    assert "churn#prod#1" in git(origin, "tag", "--list").split()
