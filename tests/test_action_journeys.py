@@ -214,3 +214,46 @@ def test_the_setup_actions_pip_cache_key_follows_the_pinned_dependencies(tmp_pat
     key = output.read_text().strip().removeprefix("key=")
     python = ".".join(map(str, sys.version_info[:3]))
     assert key.startswith(f"mlship-pip-Linux-py{python}-") and len(key.rsplit("-", 1)[1]) == 16
+
+
+class BranchHead:
+    """A pull request whose head follows its branch on ``origin``, as GitHub's does when the branch is pushed."""
+
+    def __init__(self, pull, origin: Path, branch: str):
+        self._pull, self._origin, self._branch = pull, origin, branch
+
+    def __getattr__(self, name: str):
+        return getattr(self._pull, name)
+
+    @property
+    def head_sha(self) -> str:
+        return git(self._origin, "rev-parse", f"refs/heads/{self._branch}")
+
+
+def test_commit_ledger_puts_the_ledger_on_the_branch_and_the_verdict_on_that_commit(repo, github, tmp_path,
+                                                                                      monkeypatch):
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    head = commit_change(repo, "C: 1.0", "C: 0.5")
+    git(repo, "push", "-q", "origin", "main", "tune")
+    add_pull_request = github.add_pull_request
+
+    def following_the_branch(*args, **kwargs):
+        issue = add_pull_request(*args, **kwargs)
+        issue.pull = BranchHead(issue.pull, origin, "tune")
+        return issue
+
+    monkeypatch.setattr(github, "add_pull_request", following_the_branch)
+    result = Runner(repo, github, tmp_path).run("pr", {"base": "main", "verdict": "status", "commit-ledger": "true"})
+    assert not result.failed, result.report()
+    ledger_sha = result.outputs["ledger-sha"]
+    assert ledger_sha == git(origin, "rev-parse", "refs/heads/tune")
+    assert git(origin, "rev-parse", f"{ledger_sha}^") == head
+    changed = git(origin, "diff-tree", "--no-commit-id", "--name-only", "-r", ledger_sha).split()
+    assert changed == ["reports/cancer/metrics.json", "reports/cancer/model_card.md", "reports/cancer/profile.json"]
+    assert json.loads(git(origin, "show", f"{ledger_sha}:reports/cancer/metrics.json"))["passed"] is True
+    assert [(s.sha, s.state, s.context) for s in github.statuses] == [(head, "success", "mlship"),
+                                                                      (ledger_sha, "success", "mlship")]
+    (comment,) = github.comments_on(7)
+    assert "GITHUB_TOKEN" in result.steps["ledger"].env and github.token not in result.steps["ledger"].script

@@ -6,6 +6,7 @@ imported inside the command that needs it, so ``mlship --help`` stays fast.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -230,9 +231,12 @@ def _published(published, context) -> str:
                    "verdict, instead of --pr and --body-file.")
 @click.option("--verdict", type=click.Choice(["auto", "check", "status"]), default="auto", show_default=True,
               help="With --handoff: a check run, a commit status, or a check run where the token allows it.")
+@click.option("--sha", metavar="COMMIT",
+              help="With --handoff: set the verdict on this commit, which must be the pull request's head: the "
+                   "commit that put the ledger on top of the hand-off's.")
 @click.pass_context
 def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, key: str, repo: str | None,
-            handoff: Path | None, verdict: str) -> None:
+            handoff: Path | None, verdict: str, sha: str | None) -> None:
     """Create or update the sticky comment on a pull request.
 
     The comment carries a hidden marker for KEY; a second call updates it in place and
@@ -251,6 +255,8 @@ def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, k
     client = GitHub(os.environ.get("GITHUB_TOKEN", ""))
     if handoff is not None:
         result = read_handoff(handoff)
+        if sha:
+            result = dataclasses.replace(result, head_sha=sha)
         if context.repository and result.repository != context.repository:
             raise MlshipError(f"the hand-off is for {result.repository}, but this run is in {context.repository}")
         check_handoff_is_for(client, result, context.workflow_run_head_sha)
