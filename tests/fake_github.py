@@ -1,7 +1,8 @@
 """A fake GitHub REST API on 127.0.0.1 that checks every request against GitHub's own API description.
 
 Tests of mlship's GitHub client talk to a real HTTP server (``FakeGitHub``) that keeps
-issue comments, commit statuses, check runs and releases in memory and answers like
+issues, pull requests, issue comments, commit statuses, check runs and releases in memory
+(a pull request's branches are looked up in a bare git repository) and answers like
 api.github.com does: same status codes, same JSON shapes, same ``Link`` pagination,
 same error bodies. Faults (5xx, rate limits, bad tokens) can be queued for the next
 matching requests.
@@ -414,6 +415,47 @@ class Release:
 
 
 @dataclass
+class Label:
+    id: int
+    repository: str
+    name: str
+    color: str = "ededed"  # what GitHub gives a label it creates because an issue named it
+
+
+@dataclass
+class PullRequest:
+    """What an issue that is a pull request adds: its branches and commits."""
+
+    id: int  # a pull request's id differs from its issue's id
+    head_ref: str
+    head_sha: str
+    head_repository: str
+    base_ref: str
+    base_sha: str
+    draft: bool = False
+
+
+@dataclass
+class Issue:
+    """An issue, or a pull request (``pull`` set): GitHub numbers both in one sequence per repository."""
+
+    id: int
+    repository: str
+    number: int
+    title: str
+    body: str | None
+    user: Account
+    created_at: str
+    updated_at: str
+    labels: list[Label] = field(default_factory=list)
+    state: str = "open"
+    state_reason: str | None = None
+    closed_at: str | None = None
+    duplicate_of: int | None = None  # the id of the issue this one was closed as a duplicate of
+    pull: PullRequest | None = None
+
+
+@dataclass
 class FakeResponse:
     """What the fake answered (also what it is about to send)."""
 
@@ -471,6 +513,7 @@ class Fault:
     body: Any  # JSON-able, or str/bytes sent as they are
     times: int
     reset_in: int | None = None  # seconds from serving to x-ratelimit-reset, with no requests remaining
+    carried_out: bool = False  # the request is handled first (a 502 that hid a success)
 
     def matches(self, request: RecordedRequest) -> bool:
         return self.method in ("*", request.method) and self.path_pattern.search(request.path) is not None
@@ -525,11 +568,20 @@ class FakeGitHub:
     * ``read_only``: every write is 403, like a fork PR's token;
     * ``check_runs_allowed``: False makes check runs 403 (no ``checks: write``);
     * ``repository``: the ``"owner/repo"`` the helpers use by default (requests may
-      name any repository).
+      name any repository);
+    * ``git_remote``: a bare git repository standing for the repositories' code on GitHub:
+      opening a pull request looks its branches up there (None: pull requests cannot be opened);
+    * ``actions_may_create_pull_requests``: False is the repository setting that refuses
+      pull requests opened with a workflow's token (403);
+    * ``push_access``: False drops the labels of new issues silently, as GitHub does for a
+      token without push access.
 
     State: ``comments`` (id -> ``Comment``), ``statuses``, ``check_runs``, ``releases``
-    (id -> ``Release`` with its ``assets``); ``comments_on(issue)``, ``release_by_tag(tag)``.
-    Seeding: ``add_comment``, ``seed_comments``, ``add_release``, ``add_asset``.
+    (id -> ``Release`` with its ``assets``), ``issues`` ((repo, number) -> ``Issue``, pull
+    requests included, with ``pull`` set), ``labels``; ``comments_on(issue)``,
+    ``release_by_tag(tag)``, ``issues_in()``, ``pull_requests_in()``.
+    Seeding: ``add_comment``, ``seed_comments``, ``add_release``, ``add_asset``, ``add_issue``,
+    ``add_pull_request``.
     Records: ``requests`` (every ``RecordedRequest``, with its ``response``), ``writes()``,
     ``requests_to(method, path_regex)``; ``violations`` (requests GitHub's description
     does not allow), ``take_violations()``; ``problems()``, what fails a test at teardown.
@@ -546,6 +598,9 @@ class FakeGitHub:
         self.user_login = user_login
         self.read_only = False
         self.check_runs_allowed = True
+        self.git_remote: Path | None = None
+        self.actions_may_create_pull_requests = True
+        self.push_access = True
 
         self.requests: list[RecordedRequest] = []
         self.violations: list[Violation] = []
@@ -557,7 +612,8 @@ class FakeGitHub:
         self.statuses: list[Status] = []
         self.check_runs: list[CheckRun] = []
         self.releases: dict[int, Release] = {}
-        self.pull_requests: dict[tuple[str, int], tuple[str, str]] = {}  # (repo, number) -> (head sha, head repo)
+        self.issues: dict[tuple[str, int], Issue] = {}  # (lowercase "owner/repo", number) -> issue or pull request
+        self.labels: dict[tuple[str, str], Label] = {}  # (lowercase "owner/repo", lowercase name) -> label
 
         self._faults: list[Fault] = []
         self._accounts: dict[str, Account] = {ACTIONS_BOT_LOGIN: Account(ACTIONS_BOT_LOGIN, ACTIONS_BOT_ID, "Bot")}
@@ -568,7 +624,8 @@ class FakeGitHub:
             kind: itertools.count(start)
             for kind, start in [("comment", 2_200_000_001), ("status", 30_000_000_001), ("check_run", 40_000_000_001),
                                 ("release", 200_000_001), ("asset", 250_000_001), ("account", 1001),
-                                ("repository", 700_000_001)]
+                                ("repository", 700_000_001), ("issue", 3_000_000_001), ("pull", 2_000_000_001),
+                                ("label", 9_000_000_001)]
         }
         self._rate_limit_used = 0
         self._lock = threading.RLock()  # held while answering; seeding helpers take it too
@@ -576,6 +633,11 @@ class FakeGitHub:
         self._routes = [
             Route("GET", "/user", self._get_user),
             Route("GET", "/repos/{owner}/{repo}/pulls/{pull_number:int}", self._get_pull_request),
+            Route("POST", "/repos/{owner}/{repo}/pulls", self._create_pull_request),
+            Route("GET", "/repos/{owner}/{repo}/issues", self._list_issues),
+            Route("POST", "/repos/{owner}/{repo}/issues", self._create_issue),
+            Route("GET", "/repos/{owner}/{repo}/issues/{issue_number:int}", self._get_issue),
+            Route("PATCH", "/repos/{owner}/{repo}/issues/{issue_number:int}", self._update_issue),
             Route("GET", "/repos/{owner}/{repo}/issues/{issue_number:int}/comments", self._list_comments),
             Route("POST", "/repos/{owner}/{repo}/issues/{issue_number:int}/comments", self._create_comment),
             Route("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id:int}", self._update_comment),
@@ -653,6 +715,14 @@ class FakeGitHub:
         key = (repository or self.repository).lower()
         return next((r for r in self.releases.values() if r.repository.lower() == key and r.tag_name == tag), None)
 
+    def issues_in(self, repository: str | None = None, *, state: str = "all") -> list[Issue]:
+        """The issues (not pull requests) of a repository in ``state`` ("open", "closed", "all"), by number."""
+        return [i for i in self._issues_of(repository) if i.pull is None and state in ("all", i.state)]
+
+    def pull_requests_in(self, repository: str | None = None) -> list[Issue]:
+        """The pull requests of a repository, by number."""
+        return [i for i in self._issues_of(repository) if i.pull is not None]
+
     def take_violations(self) -> list[Violation]:
         """The violations so far, forgotten: for tests that send non-conforming requests on purpose."""
         with self._lock:
@@ -687,11 +757,27 @@ class FakeGitHub:
         ]
 
     def add_pull_request(self, number: int, head_sha: str, *, head_repository: str | None = None,
-                         repository: str | None = None) -> None:
+                         repository: str | None = None, head_ref: str = "feature", base_ref: str = "main",
+                         base_sha: str = "0" * 40, author: str = "octocat", body: str = "",
+                         labels: Sequence[str] = ()) -> Issue:
         """An open pull request whose head is ``head_sha`` (from ``head_repository``, a fork when it differs)."""
         with self._lock:
             repository = repository or self.repository
-            self.pull_requests[(repository.lower(), number)] = (head_sha, head_repository or repository)
+            pull = PullRequest(next(self._ids["pull"]), head_ref, head_sha, head_repository or repository, base_ref,
+                               base_sha)
+            return self._store_issue(repository, f"Pull request #{number}", body, self.account(author),
+                                     [self._label(repository, n) for n in labels], pull, number=number)
+
+    def add_issue(self, title: str, body: str | None = None, *, labels: Sequence[str] = (), author: str | None = None,
+                  state: str = "open", repository: str | None = None) -> Issue:
+        """An issue as if opened earlier, by ``author`` (default: the token's account)."""
+        with self._lock:
+            repository = repository or self.repository
+            user = self.account(author) if author else self.actor
+            issue = self._store_issue(repository, title, body, user, [self._label(repository, n) for n in labels])
+            if state == "closed":
+                issue.state, issue.state_reason, issue.closed_at = "closed", "completed", issue.created_at
+            return issue
 
     def add_release(self, tag_name: str, *, name: str | None = None, body: str | None = None, draft: bool = False,
                     assets: Mapping[str, bytes] | None = None, repository: str | None = None) -> Release:
@@ -712,7 +798,7 @@ class FakeGitHub:
     # --- fault injection -----------------------------------------------------------------
 
     def fail_next(self, method: str, path_regex: str, status: int, *, headers: Mapping[str, str] | None = None,
-                  body: Any = None, times: int = 1, reset_in: int | None = None) -> None:
+                  body: Any = None, times: int = 1, reset_in: int | None = None, carried_out: bool = False) -> None:
         """Answer the next ``times`` requests of ``method`` (or ``"*"``) whose decoded path
         ``path_regex`` is found in with ``status``, ``headers`` and ``body`` instead.
 
@@ -721,11 +807,14 @@ class FakeGitHub:
         The default body is GitHub's error shape with the status's reason phrase; pass
         ``str``/``bytes`` for a non-JSON body (a proxy's HTML 502). With ``reset_in``, the
         answer also says no requests remain until ``reset_in`` seconds after it is sent
-        (``x-ratelimit-remaining: 0``, ``x-ratelimit-reset: <epoch>``).
+        (``x-ratelimit-remaining: 0``, ``x-ratelimit-reset: <epoch>``). With ``carried_out``,
+        the request is handled as usual first, and only its answer is replaced: a 502 from a
+        proxy that hid a success (the issue *was* created).
         """
         if body is None:
             body = {"message": HTTPStatus(status).phrase, "documentation_url": DOCS, "status": str(status)}
-        fault = Fault(method.upper(), re.compile(path_regex), status, dict(headers or {}), body, times, reset_in)
+        fault = Fault(method.upper(), re.compile(path_regex), status, dict(headers or {}), body, times, reset_in,
+                      carried_out)
         with self._lock:
             self._faults.append(fault)
 
@@ -769,7 +858,9 @@ class FakeGitHub:
     def _respond(self, request: RecordedRequest) -> FakeResponse:
         self._resolve_repository_alias(request)
         if request.path.startswith(STORAGE_PREFIX):  # not GitHub's API: no contract, no token
-            return self._take_fault(request) or self._dispatch(request)
+            fault = self._take_fault(request)
+            response = self._dispatch(request) if fault is None or fault.carried_out else None
+            return self._fault_answer(fault) if fault is not None else response
         self._rate_limit_used += 1
         contract_request = self._contract_request(request)
         check = self.contract.check_request(contract_request)
@@ -779,19 +870,22 @@ class FakeGitHub:
             message = "The request does not conform to GitHub's REST API description:\n" + "\n".join(check.problems)
             return self._error(400, message, check.operation)
         fault = self._take_fault(request)
-        if fault is not None:
-            return fault
+        if fault is not None and not fault.carried_out:
+            return self._fault_answer(fault)
         response = self._refuse(request, check.operation) or self._dispatch(request)
         self._check_own_response(contract_request, check.operation, response)
-        return response
+        return self._fault_answer(fault) if fault is not None else response
 
-    def _take_fault(self, request: RecordedRequest) -> FakeResponse | None:
+    def _take_fault(self, request: RecordedRequest) -> Fault | None:
         fault = next((f for f in self._faults if f.matches(request)), None)
         if fault is None:
             return None
         fault.times -= 1
         if fault.times <= 0:
             self._faults.remove(fault)
+        return fault
+
+    def _fault_answer(self, fault: Fault) -> FakeResponse:
         headers = dict(fault.headers)
         if fault.reset_in is not None:
             headers.update({"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + fault.reset_in)})
@@ -915,9 +1009,11 @@ class FakeGitHub:
     def _not_found(self, request: RecordedRequest) -> FakeResponse:
         return self._error(404, "Not Found", request.operation)
 
-    def _validation_failed(self, request: RecordedRequest, resource: str, code: str, field_name: str,
+    def _validation_failed(self, request: RecordedRequest, resource: str, code: str, field_name: str | None,
                            message: str | None = None) -> FakeResponse:
-        error = {"resource": resource, "code": code, "field": field_name}
+        error = {"resource": resource, "code": code}
+        if field_name is not None:
+            error["field"] = field_name
         if message is not None:
             error["message"] = message
         return self._error(422, "Validation Failed", request.operation, [error])
@@ -1012,6 +1108,110 @@ class FakeGitHub:
             "author_association": "NONE",
             "performed_via_github_app": None,
         }
+
+    def _label_json(self, label: Label) -> dict[str, Any]:
+        """GitHub's ``label``."""
+        return {
+            "id": label.id,
+            "node_id": f"LA_kwDOFake{label.id}",
+            "url": f"{self.api_url}/repos/{label.repository}/labels/{quote(label.name)}",
+            "name": label.name,
+            "description": None,
+            "color": label.color,
+            "default": False,
+        }
+
+    def _issue_json(self, issue: Issue) -> dict[str, Any]:
+        """GitHub's ``issue``; a pull request's has ``pull_request`` (how a client tells them apart)."""
+        api = f"{self.api_url}/repos/{issue.repository}"
+        url = f"{api}/issues/{issue.number}"
+        json_: dict[str, Any] = {
+            "id": issue.id,
+            "node_id": f"I_kwDOFake{issue.id}",
+            "url": url,
+            "repository_url": api,
+            "labels_url": f"{url}/labels{{/name}}",
+            "comments_url": f"{url}/comments",
+            "events_url": f"{url}/events",
+            "html_url": f"https://github.com/{issue.repository}/{'pull' if issue.pull else 'issues'}/{issue.number}",
+            "number": issue.number,
+            "state": issue.state,
+            "title": issue.title,
+            "body": issue.body,
+            "user": self._user_json(issue.user),
+            "labels": [self._label_json(label) for label in issue.labels],
+            "assignee": None,
+            "assignees": [],
+            "milestone": None,
+            "locked": False,
+            "active_lock_reason": None,
+            "comments": len(self.comments_on(issue.number, issue.repository)),
+            "closed_at": issue.closed_at,
+            "created_at": issue.created_at,
+            "updated_at": issue.updated_at,
+            "author_association": "NONE",
+        }
+        if issue.state_reason is not None:  # GitHub sends null, but openapi-core reads the enum as excluding it
+            json_["state_reason"] = issue.state_reason
+        if issue.pull is not None:
+            html = f"https://github.com/{issue.repository}/pull/{issue.number}"
+            json_["pull_request"] = {"url": f"{api}/pulls/{issue.number}", "html_url": html,
+                                     "diff_url": f"{html}.diff", "patch_url": f"{html}.patch", "merged_at": None}
+            json_["draft"] = issue.pull.draft
+        return json_
+
+    def _pull_json(self, issue: Issue) -> dict[str, Any]:
+        """GitHub's ``pull-request``: GitHub's own example of it, with this pull request's fields."""
+        pull = issue.pull
+        assert pull is not None
+        api = f"{self.api_url}/repos/{issue.repository}"
+        html = f"https://github.com/{issue.repository}/pull/{issue.number}"
+        json_ = copy.deepcopy(self.contract.spec["components"]["examples"]["pull-request"]["value"])
+        json_.update({
+            "url": f"{api}/pulls/{issue.number}",
+            "id": pull.id,
+            "node_id": f"PR_kwDOFake{pull.id}",
+            "html_url": html,
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "issue_url": f"{api}/issues/{issue.number}",
+            "commits_url": f"{api}/pulls/{issue.number}/commits",
+            "review_comments_url": f"{api}/pulls/{issue.number}/comments",
+            "review_comment_url": f"{api}/pulls/comments{{/number}}",
+            "comments_url": f"{api}/issues/{issue.number}/comments",
+            "statuses_url": f"{api}/statuses/{pull.head_sha}",
+            "number": issue.number,
+            "state": issue.state,
+            "locked": False,
+            "title": issue.title,
+            "user": self._user_json(issue.user),
+            "body": issue.body,
+            "labels": [self._label_json(label) for label in issue.labels],
+            "milestone": None,
+            "active_lock_reason": None,
+            "created_at": issue.created_at,
+            "updated_at": issue.updated_at,
+            "closed_at": issue.closed_at,
+            "merged_at": None,
+            "merge_commit_sha": None,
+            "assignee": None,
+            "assignees": [],
+            "requested_reviewers": [],
+            "requested_teams": [],  # the example's teams lack `type`, which the schema requires
+            "draft": pull.draft,
+            "merged": False,
+            "mergeable": None,
+            "mergeable_state": "unknown",
+            "merged_by": None,
+            "comments": len(self.comments_on(issue.number, issue.repository)),
+            "author_association": "NONE",
+            "auto_merge": None,
+        })
+        for side, ref, sha, repository in (("head", pull.head_ref, pull.head_sha, pull.head_repository),
+                                           ("base", pull.base_ref, pull.base_sha, issue.repository)):
+            json_[side].update({"label": f"{repository.split('/')[0]}:{ref}", "ref": ref, "sha": sha})
+            json_[side]["repo"]["full_name"] = repository
+        return json_
 
     def _status_json(self, status: Status) -> dict[str, Any]:
         """GitHub's ``status``."""
@@ -1137,6 +1337,39 @@ class FakeGitHub:
         self.comments[comment.id] = comment
         return comment
 
+    def _store_issue(self, repository: str, title: str, body: str | None, user: Account, labels: list[Label],
+                     pull: PullRequest | None = None, number: int | None = None) -> Issue:
+        """A new issue (or pull request), numbered after every other one of the repository."""
+        if number is None:
+            number = max((i.number for i in self._issues_of(repository)), default=0) + 1
+        now = _now()
+        issue = Issue(next(self._ids["issue"]), repository, number, title, body, user, now, now, labels, pull=pull)
+        self.issues[(repository.lower(), number)] = issue
+        return issue
+
+    def _issues_of(self, repository: str | None) -> list[Issue]:
+        key = (repository or self.repository).lower()
+        return sorted((i for (repo, _), i in self.issues.items() if repo == key), key=lambda i: i.number)
+
+    def _label(self, repository: str, name: str) -> Label:
+        """The repository's label ``name``, created on first use (as GitHub does when an issue names it)."""
+        key = (repository.lower(), name.lower())
+        if key not in self.labels:
+            self.labels[key] = Label(next(self._ids["label"]), repository, name)
+        return self.labels[key]
+
+    def _branch_sha(self, branch: str) -> str | None:
+        """The commit ``branch`` points at in ``git_remote``, or None."""
+        assert self.git_remote is not None
+        done = subprocess.run(["git", "--git-dir", str(self.git_remote), "rev-parse", "--verify", "--quiet",
+                               f"refs/heads/{branch}^{{commit}}"], capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    def _is_ancestor(self, commit: str, of: str) -> bool:
+        assert self.git_remote is not None
+        return subprocess.run(["git", "--git-dir", str(self.git_remote), "merge-base", "--is-ancestor", commit, of],
+                              capture_output=True, check=False).returncode == 0
+
     def _store_release(self, repository: str, tag_name: str, target_commitish: str, name: str | None,
                        body: str | None, draft: bool, prerelease: bool) -> Release:
         release = Release(next(self._ids["release"]), repository, tag_name, target_commitish, name, body, draft,
@@ -1167,18 +1400,107 @@ class FakeGitHub:
         return self._reply(200, self._private_user_json(self.actor))
 
     def _get_pull_request(self, request: RecordedRequest, owner: str, repo: str, pull_number: int) -> FakeResponse:
-        found = self.pull_requests.get((f"{owner}/{repo}".lower(), pull_number))
-        if found is None:
+        found = self.issues.get((f"{owner}/{repo}".lower(), pull_number))
+        if found is None or found.pull is None:
             return self._not_found(request)
-        head_sha, head_repository = found
-        # GitHub's own example of the response, with this pull request's number, head and repositories.
-        pull = copy.deepcopy(self.contract.spec["components"]["examples"]["pull-request"]["value"])
-        pull["number"] = pull_number
-        pull["head"]["sha"] = head_sha
-        pull["head"]["repo"]["full_name"] = head_repository
-        pull["base"]["repo"]["full_name"] = f"{owner}/{repo}"
-        pull["requested_teams"] = []  # the example's teams lack `type`, which the schema requires
-        return self._reply(200, pull)
+        return self._reply(200, self._pull_json(found))
+
+    def _create_pull_request(self, request: RecordedRequest, owner: str, repo: str) -> FakeResponse:
+        """GitHub's checks, in its order: the token may open pull requests, both branches exist, the head
+        has commits the base lacks, and no open pull request has the same head and base."""
+        if self.git_remote is None:
+            self.unimplemented.append("POST /pulls without a git remote: set github.git_remote to a bare repository")
+            return self._error(501, "The fake GitHub opens pull requests only with a git_remote", None)
+        if self.token_kind == "actions" and not self.actions_may_create_pull_requests:
+            return self._error(403, "GitHub Actions is not permitted to create or approve pull requests.",
+                               request.operation)
+        sent, repository = request.json(), f"{owner}/{repo}"
+        head_owner, _, head_ref = sent["head"].rpartition(":")
+        if head_owner and head_owner.lower() != owner.lower():
+            return self._validation_failed(request, "PullRequest", "invalid", "head")
+        head_sha, base_sha = self._branch_sha(head_ref), self._branch_sha(sent["base"])
+        if head_sha is None:
+            return self._validation_failed(request, "PullRequest", "invalid", "head")
+        if base_sha is None:
+            return self._validation_failed(request, "PullRequest", "invalid", "base")
+        if self._is_ancestor(head_sha, base_sha):
+            return self._validation_failed(request, "PullRequest", "custom", None,
+                                           f"No commits between {sent['base']} and {head_ref}")
+        for other in self.pull_requests_in(repository):
+            assert other.pull is not None
+            if other.state == "open" and (other.pull.head_ref, other.pull.base_ref) == (head_ref, sent["base"]):
+                return self._validation_failed(request, "PullRequest", "custom", None,
+                                               f"A pull request already exists for {owner}:{head_ref}.")
+        pull = PullRequest(next(self._ids["pull"]), head_ref, head_sha, repository, sent["base"], base_sha,
+                           sent.get("draft", False))
+        issue = self._store_issue(repository, sent.get("title", ""), sent.get("body"), self.actor, [], pull)
+        json_ = self._pull_json(issue)
+        return self._reply(201, json_, headers={"Location": json_["url"]})
+
+    def _list_issues(self, request: RecordedRequest, owner: str, repo: str) -> FakeResponse:
+        query = request.query
+        state = query.get("state", "open")
+        wanted = {name.strip().lower() for name in query.get("labels", "").split(",") if name.strip()}
+        found = [
+            issue for issue in self._issues_of(f"{owner}/{repo}")
+            if state in ("all", issue.state)
+            and wanted <= {label.name.lower() for label in issue.labels}
+            and ("creator" not in query or issue.user.login.lower() == query["creator"].lower())
+            and ("since" not in query or issue.updated_at >= query["since"].replace("+00:00", "Z"))
+        ]
+        key = {"created": "created_at", "updated": "updated_at", "comments": "comments"}[query.get("sort", "created")]
+        found.sort(key=lambda i: (len(self.comments_on(i.number, i.repository)) if key == "comments"
+                                  else getattr(i, key), i.number), reverse=query.get("direction", "desc") == "desc")
+        return self._paginated(request, [self._issue_json(issue) for issue in found])
+
+    def _create_issue(self, request: RecordedRequest, owner: str, repo: str) -> FakeResponse:
+        sent, repository = request.json(), f"{owner}/{repo}"
+        title = str(sent["title"])
+        if not title.strip():
+            return self._validation_failed(request, "Issue", "missing_field", "title")
+        body = sent.get("body")
+        if body is not None and len(body) > MAX_COMMENT_LENGTH:
+            return self._validation_failed(request, "Issue", "custom", "body",
+                                           f"body is too long (maximum is {MAX_COMMENT_LENGTH} characters)")
+        names = [label if isinstance(label, str) else label["name"] for label in sent.get("labels", [])]
+        if not self.push_access:
+            names = []
+        issue = self._store_issue(repository, title, body, self.actor, [self._label(repository, n) for n in names])
+        json_ = self._issue_json(issue)
+        return self._reply(201, json_, headers={"Location": json_["url"]})
+
+    def _get_issue(self, request: RecordedRequest, owner: str, repo: str, issue_number: int) -> FakeResponse:
+        issue = self.issues.get((f"{owner}/{repo}".lower(), issue_number))
+        return self._not_found(request) if issue is None else self._reply(200, self._issue_json(issue))
+
+    def _update_issue(self, request: RecordedRequest, owner: str, repo: str, issue_number: int) -> FakeResponse:
+        issue = self.issues.get((f"{owner}/{repo}".lower(), issue_number))
+        if issue is None:
+            return self._not_found(request)
+        sent = request.json()
+        body = sent.get("body")
+        if body is not None and len(body) > MAX_COMMENT_LENGTH:
+            return self._validation_failed(request, "Issue", "custom", "body",
+                                           f"body is too long (maximum is {MAX_COMMENT_LENGTH} characters)")
+        state, reason = sent.get("state"), sent.get("state_reason")
+        duplicate_of = sent.get("duplicate_issue_id") if reason == "duplicate" else None
+        if duplicate_of is not None and not any(i.id == duplicate_of for i in self._issues_of(issue.repository)):
+            return self._validation_failed(request, "Issue", "invalid", "duplicate_issue_id")
+        if "title" in sent and sent["title"] is not None:
+            issue.title = str(sent["title"])
+        if "body" in sent:
+            issue.body = body
+        if "labels" in sent:
+            names = [label if isinstance(label, str) else label["name"] for label in sent["labels"]]
+            issue.labels = [self._label(issue.repository, n) for n in names]
+        if state is not None and state != issue.state:  # the reason is ignored unless the state changes
+            issue.state = state
+            if state == "closed":
+                issue.closed_at, issue.state_reason, issue.duplicate_of = _now(), reason or "completed", duplicate_of
+            else:
+                issue.closed_at, issue.state_reason, issue.duplicate_of = None, "reopened", None
+        issue.updated_at = _now()
+        return self._reply(200, self._issue_json(issue))
 
     def _list_comments(self, request: RecordedRequest, owner: str, repo: str, issue_number: int) -> FakeResponse:
         comments = self.comments_on(issue_number, f"{owner}/{repo}")

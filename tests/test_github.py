@@ -892,3 +892,134 @@ def test_appending_to_a_summary_never_grows_it_past_the_limit(tmp_path):
     summary.write_text("y" * (STEP_SUMMARY_LIMIT // 2))
     write_step_summary("z" * (STEP_SUMMARY_LIMIT - 1000), {"GITHUB_STEP_SUMMARY": str(summary)})
     assert summary.stat().st_size <= STEP_SUMMARY_LIMIT
+
+
+# --- issues and pull requests ----------------------------------------------------------------
+
+
+def test_issues_are_listed_oldest_first_across_pages_filtered_by_label_and_open(github):
+    for number in range(130):
+        github.add_issue(f"tracked {number}", labels=["mlship-drift"], author="alice")
+    github.add_issue("untracked", labels=["bug"])
+    github.add_issue("closed", labels=["mlship-drift"], state="closed")
+
+    found = list(client_of(github).issues(REPO, labels=["mlship-drift"]))
+
+    assert [issue["title"] for issue in found] == [f"tracked {n}" for n in range(130)]
+    pages = github.requests_to("GET", r"/issues$")
+    assert [r.query.get("page") for r in pages] == [None, "2"]
+    assert pages[0].query == {"state": "open", "sort": "created", "direction": "asc", "labels": "mlship-drift",
+                              "per_page": "100"}
+    assert all(r.operation_id == "issues/list-for-repo" for r in pages)
+
+
+def test_the_issue_list_holds_pull_requests_too_marked_by_their_pull_request_key(github):
+    github.add_issue("an issue")
+    github.add_pull_request(2, SHA)
+    issues = list(client_of(github).issues(REPO))
+    assert [("pull_request" in issue, issue["number"]) for issue in issues] == [(False, 1), (True, 2)]
+
+
+def test_an_issue_is_created_with_its_labels_then_updated_and_closed_as_a_duplicate(github):
+    client = client_of(github)
+    first = client.create_issue(REPO, "Data drift: churn", "report 1", ["mlship-drift"])
+    second = client.create_issue(REPO, "Data drift: churn", "report 2", ["mlship-drift"])
+    assert (first["number"], second["number"]) == (1, 2)
+    assert [label["name"] for label in first["labels"]] == ["mlship-drift"]
+    assert first["user"]["login"] == ACTIONS_BOT
+    assert list(github.labels) == [(REPO, "mlship-drift")]  # created by GitHub on first use
+
+    updated = client.update_issue(REPO, 1, body="report 3")
+    closed = client.update_issue(REPO, 2, state="closed", state_reason="duplicate", duplicate_of=first["id"])
+
+    assert updated["body"] == "report 3" and updated["state"] == "open"
+    assert (closed["state"], closed["state_reason"]) == ("closed", "duplicate")
+    (kept,) = github.issues_in(state="open")
+    assert kept.number == 1 and github.issues[(REPO, 2)].duplicate_of == first["id"]
+    assert [r.operation_id for r in github.writes()] == ["issues/create", "issues/create", "issues/update",
+                                                         "issues/update"]
+    assert github.requests_to("PATCH", r"/issues/2$")[0].json() == {
+        "state": "closed", "state_reason": "duplicate", "duplicate_issue_id": first["id"]}
+
+
+def test_an_issue_closed_as_a_duplicate_of_an_unknown_issue_is_refused(github):
+    github.add_issue("one")
+    with pytest.raises(GitHubError, match=r"422 Validation Failed\): duplicate_issue_id invalid"):
+        client_of(github).update_issue(REPO, 1, state="closed", state_reason="duplicate", duplicate_of=12345)
+    assert github.issues[(REPO, 1)].state == "open"
+
+
+def test_creating_an_issue_without_issues_write_names_the_permission(github):
+    github.read_only = True
+    with pytest.raises(GitHubError, match=r"add `issues: write` under `permissions:`"):
+        client_of(github).create_issue(REPO, "Data drift: churn", "report")
+    assert github.issues_in() == []
+
+
+def pushed_branches(tmp_path: Path, github: FakeGitHub) -> dict[str, str]:
+    """A bare repository (GitHub's copy of the code) with `main` and a branch `retrain` one commit ahead."""
+    from repo_helpers import commit_all, git
+
+    work, remote = tmp_path / "work", tmp_path / "remote.git"
+    work.mkdir()
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(work, "init", "-q", "-b", "main")
+    (work / "data.csv").write_text("a,b\n1,2\n")
+    main = commit_all(work, "initial")
+    git(work, "checkout", "-q", "-b", "retrain")
+    (work / "data.csv").write_text("a,b\n1,2\n3,4\n")
+    retrain = commit_all(work, "new data")
+    git(work, "push", "-q", str(remote), "main", "retrain")
+    github.git_remote = remote
+    return {"main": main, "retrain": retrain}
+
+
+def test_a_pull_request_is_opened_from_a_pushed_branch(github, tmp_path):
+    commits = pushed_branches(tmp_path, github)
+    github.add_issue("an earlier issue")
+
+    pull = client_of(github).create_pull_request(REPO, "Retrain churn", "retrain", "main", "why")
+
+    assert pull["number"] == 2  # issues and pull requests share the numbers
+    assert pull["html_url"] == f"https://github.com/{REPO}/pull/2"
+    assert (pull["head"]["ref"], pull["head"]["sha"]) == ("retrain", commits["retrain"])
+    assert (pull["base"]["ref"], pull["base"]["sha"]) == ("main", commits["main"])
+    assert (pull["title"], pull["body"], pull["user"]["login"]) == ("Retrain churn", "why", ACTIONS_BOT)
+    (request,) = github.requests_to("POST", r"/pulls$")
+    assert request.operation_id == "pulls/create"
+    assert request.json() == {"title": "Retrain churn", "head": "retrain", "base": "main", "body": "why"}
+    assert client_of(github).pull_request(REPO, 2)["head"]["sha"] == commits["retrain"]
+
+
+@pytest.mark.parametrize("head, base, message", [
+    ("missing", "main", r"\(422 Validation Failed\): head invalid"),
+    ("retrain", "missing", r"\(422 Validation Failed\): base invalid"),
+    ("main", "retrain", r"\(422 Validation Failed\): No commits between retrain and main"),
+])
+def test_a_pull_request_github_cannot_open_is_a_clear_error(github, tmp_path, head, base, message):
+    pushed_branches(tmp_path, github)
+    with pytest.raises(GitHubError, match=message):
+        client_of(github).create_pull_request(REPO, "t", head, base, "b")
+    assert github.pull_requests_in() == []
+
+
+def test_a_second_pull_request_for_the_same_branches_is_refused(github, tmp_path):
+    pushed_branches(tmp_path, github)
+    client = client_of(github)
+    client.create_pull_request(REPO, "t", "retrain", "main", "b")
+    with pytest.raises(GitHubError, match=r"A pull request already exists for acme:retrain\."):
+        client.create_pull_request(REPO, "t", "acme:retrain", "main", "b")
+    assert len(github.pull_requests_in()) == 1
+
+
+def test_a_workflow_token_refused_by_the_repository_setting_says_which_setting_or_token_to_use(github, tmp_path):
+    pushed_branches(tmp_path, github)
+    github.actions_may_create_pull_requests = False
+    with pytest.raises(GitHubError) as caught:
+        client_of(github).create_pull_request(REPO, "t", "retrain", "main", "b")
+    message = str(caught.value)
+    assert message.startswith(f"GitHub answered 403 to POST /repos/{REPO}/pulls: GitHub Actions is not permitted to "
+                              "create or approve pull requests.")
+    assert "Allow GitHub Actions to create and approve pull requests" in message
+    assert "personal access token or a GitHub App token" in message
+    assert caught.value.status == 403 and github.pull_requests_in() == []

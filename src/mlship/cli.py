@@ -516,7 +516,8 @@ def _deployed_outputs(result) -> None:
 @click.argument("model")
 @click.option("--stage", help="Serve the version in this stage.")
 @click.option("--version", "version", metavar="VERSION", help="Serve this version. Default: the latest.")
-@click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True,
+              help="The port on 127.0.0.1 to serve on.")
 @_backend_options
 @click.pass_context
 def serve(ctx: click.Context, model: str, stage: str | None, version: str | None, port: int, kind: str,
@@ -553,6 +554,45 @@ def stop(ctx: click.Context, model: str, stage: str) -> None:
         click.echo(f"{model}: no local server of {stage} to stop")
     else:
         click.echo(f"⏹️  {model} {stopped['version']} in {stage}: stopped ({stopped['server']['url']})")
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--data", "data", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The new data, in the format of the file the spec reads (CSV or Parquet).")
+@click.option("--note", help="Why the model is retrained (for example the drift report's verdict); goes into the "
+                             "commit and the pull request.")
+@click.option("--push", is_flag=True, help="Push the new branch to the remote, and open a pull request when "
+                                           "$GITHUB_TOKEN is set.")
+@click.option("--remote", default="origin", show_default=True, help="The git remote to push the branch to.")
+@click.option("--repo", metavar="OWNER/NAME", help="The repository of the pull request. Default: $GITHUB_REPOSITORY.")
+@click.option("--base", metavar="BRANCH", help="The pull request's base branch. Default: the current branch.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of the summary.")
+@click.pass_context
+def retrain(ctx: click.Context, model: str, data: Path, note: str | None, push: bool, remote: str,
+            repo: str | None, base: str | None, as_json: bool) -> None:
+    """Put new data in place of MODEL's data file on a new branch, ready for the PR flow.
+
+    The branch mlship/retrain-MODEL-<digest> is made from HEAD in a temporary worktree
+    (your checkout is not touched): the spec's data file is replaced, its `version:`
+    bumped if it pins one, and the change committed. With --push the branch is pushed
+    and, with $GITHUB_TOKEN, a pull request opened, which then runs the normal PR flow.
+    A pull request opened with an Actions GITHUB_TOKEN starts no workflow: use a PAT or
+    a GitHub App token for the PR flow to run on it.
+
+    Example: mlship retrain churn --data exports/churn-2026-11.csv --push
+    """
+    from mlship import retrain as retraining
+    from mlship import ui
+    from mlship.actions import RunContext
+    from mlship.github import GitHub
+
+    token = os.environ.get("GITHUB_TOKEN")
+    client = GitHub(token) if push and token else None
+    repo = repo or (RunContext.from_env().repository if client else None)
+    result = retraining.retrain(_project(ctx), model, data, note, push=push, remote=remote, client=client,
+                                repo=repo, base=base)
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else ui.retrained(result))
 
 
 def _shown(path: Path) -> str:

@@ -112,3 +112,82 @@ def worktree(repo: Path, commit: str) -> Iterator[Path]:
         _try(repo, "worktree", "remove", "--force", str(path))
         shutil.rmtree(parent, ignore_errors=True)
         _try(repo, "worktree", "prune")
+
+
+def current_branch(folder: Path) -> str | None:
+    """The checked-out branch's name, or None on a detached HEAD."""
+    return _try(folder, "symbolic-ref", "--quiet", "--short", "HEAD") or None
+
+
+def branch_exists(repo: Path, branch: str) -> bool:
+    return _try(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}") is not None
+
+
+def uncommitted(folder: Path, paths: list[Path]) -> list[str]:
+    """The files among ``paths`` that differ from HEAD (changed, staged or untracked), relative to the
+    repository's root."""
+    status = run(folder, "status", "--porcelain", "--no-renames", "-z", "--untracked-files=all", "--",
+                 *[str(p) for p in paths])
+    return sorted(entry[3:] for entry in status.split("\0") if entry)
+
+
+@contextmanager
+def branch_worktree(repo: Path, branch: str, start: str) -> Iterator[Path]:
+    """A temporary checkout of a new branch ``branch`` made at ``start``, so the user's own checkout
+    is never touched. The branch is kept when the block succeeds and deleted when it raises."""
+    parent = Path(tempfile.mkdtemp(prefix="mlship-branch-"))
+    path = parent / "tree"
+    try:
+        run(repo, "worktree", "add", "--quiet", "-b", branch, str(path), start)
+    except GitError:
+        shutil.rmtree(parent, ignore_errors=True)
+        raise
+    succeeded = False
+    try:
+        yield path
+        succeeded = True
+    finally:
+        _try(repo, "worktree", "remove", "--force", str(path))
+        shutil.rmtree(parent, ignore_errors=True)
+        _try(repo, "worktree", "prune")
+        if not succeeded:
+            _try(repo, "branch", "-D", branch)
+
+
+def commit(folder: Path, paths: list[str], message: str) -> str:
+    """Commit ``paths`` (relative to ``folder``) with ``message``; return the new commit."""
+    run(folder, "add", "--", *paths)
+    try:
+        run(folder, "commit", "--quiet", "--cleanup=verbatim", "--message", message, "--", *paths)
+    except GitError as error:
+        if any(hint in str(error) for hint in ("tell me who you are", "empty ident", "auto-detect")):
+            raise GitError("git has no name and email for the commit: set them, e.g. `git config user.name "
+                           "\"github-actions[bot]\"` and `git config user.email "
+                           "\"41898282+github-actions[bot]@users.noreply.github.com\"`") from None
+        raise
+    return run(folder, "rev-parse", "HEAD").strip()
+
+
+def remote_has_branch(repo: Path, remote: str, branch: str) -> bool:
+    try:
+        return bool(run(repo, "ls-remote", "--heads", remote, f"refs/heads/{branch}").strip())
+    except GitError as error:
+        raise _remote_error(error, remote) from None
+
+
+def push_branch(repo: Path, remote: str, branch: str) -> None:
+    """Push ``branch`` to a branch of the same name on ``remote``, which must not have it yet."""
+    try:
+        run(repo, "push", "--quiet", remote, f"refs/heads/{branch}:refs/heads/{branch}")
+    except GitError as error:
+        if "[rejected]" in str(error) or "non-fast-forward" in str(error):
+            raise GitError(f"{remote} already has a different branch {branch}: delete it there, or keep it and "
+                           "open its pull request by hand") from None
+        raise _remote_error(error, remote) from None
+
+
+def _remote_error(error: GitError, remote: str) -> GitError:
+    if "does not appear to be a git repository" in str(error) or "No such remote" in str(error):
+        return GitError(f"there is no git remote '{remote}' here (`git remote -v` lists them): add it, or name "
+                        "another with --remote")
+    return error

@@ -1,6 +1,7 @@
 """A small GitHub REST client on ``requests``: retries, pagination, and errors a user can act on.
 
-Only what mlship needs: issue comments, commit statuses, check runs and releases.
+Only what mlship needs: issue comments, issues, pull requests, commit statuses, check runs
+and releases.
 The token lives in the session's headers and nowhere else: it is never part of a URL,
 a message or a ``repr``, and any text that came back from GitHub is scrubbed of it.
 
@@ -31,6 +32,8 @@ TIMEOUT_SECONDS = 30.0
 MAX_ATTEMPTS = 6
 MAX_WAIT_SECONDS = 120.0
 NOT_ACCESSIBLE = "Resource not accessible by integration"
+#: GitHub's answer when a workflow's GITHUB_TOKEN may not open pull requests (a repository setting).
+ACTIONS_MAY_NOT_CREATE_PRS = "GitHub Actions is not permitted to create or approve pull requests"
 IDEMPOTENT = {"GET", "HEAD", "PUT", "PATCH", "DELETE"}
 
 
@@ -187,6 +190,51 @@ class GitHub:
         except GitHubError as error:
             if error.status == 403:
                 return None
+            raise
+
+    # --- issues and pull requests --------------------------------------------------------
+
+    def issues(self, repo: str, state: str = "open", labels: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every issue with all of ``labels``, oldest first. GitHub lists pull requests here too
+        (they carry a ``pull_request`` key): callers that want issues only must skip them."""
+        params: dict[str, Any] = {"state": state, "sort": "created", "direction": "asc"}
+        if labels:
+            params["labels"] = ",".join(labels)
+        return self.paginate(f"/repos/{repo}/issues", params, permission="issues: read")
+
+    def create_issue(self, repo: str, title: str, body: str, labels: list[str] | None = None) -> dict[str, Any]:
+        """A new issue; labels that do not exist yet are created by GitHub."""
+        sent: dict[str, Any] = {"title": title, "body": body}
+        if labels:
+            sent["labels"] = labels
+        return self.request("POST", f"/repos/{repo}/issues", json=sent, permission="issues: write").json()
+
+    def update_issue(self, repo: str, number: int, *, body: str | None = None, state: str | None = None,
+                     state_reason: str | None = None, duplicate_of: int | None = None) -> dict[str, Any]:
+        """Change an issue's body or state; ``duplicate_of`` is the *id* (not the number) of the issue
+        that one closed with ``state_reason="duplicate"`` duplicates."""
+        sent: dict[str, Any] = {}
+        if body is not None:
+            sent["body"] = body
+        if state is not None:
+            sent["state"] = state
+        if state_reason is not None:
+            sent["state_reason"] = state_reason
+        if duplicate_of is not None:
+            sent["duplicate_issue_id"] = duplicate_of
+        return self.request("PATCH", f"/repos/{repo}/issues/{number}", json=sent, permission="issues: write").json()
+
+    def create_pull_request(self, repo: str, title: str, head: str, base: str, body: str) -> dict[str, Any]:
+        """Open a pull request from branch ``head`` (already pushed to ``repo``) into ``base``."""
+        sent = {"title": title, "head": head, "base": base, "body": body}
+        try:
+            return self.request("POST", f"/repos/{repo}/pulls", json=sent, permission="pull-requests: write").json()
+        except GitHubError as error:
+            if error.status == 403 and ACTIONS_MAY_NOT_CREATE_PRS in str(error):
+                raise GitHubError(f"{error}: allow it in the repository's (or organization's) Settings → Actions → "
+                                  "General → Workflow permissions → \"Allow GitHub Actions to create and approve pull "
+                                  "requests\", or use a personal access token or a GitHub App token, with which the "
+                                  "pull request's own workflows also run", error.status) from None
             raise
 
     # --- verdicts ------------------------------------------------------------------------

@@ -105,13 +105,14 @@ def _keep_one(client: GitHub, repo: str, ours: list[dict[str, Any]], body: str) 
         except GitHubError as error:
             if error.status != 404:  # already deleted by a racing run
                 raise
-    if _same(keep.get("body") or "", body):
+    if same_text(keep.get("body") or "", body):
         return Posted("unchanged", keep["id"], keep.get("html_url", ""))
     updated = client.update_comment(repo, keep["id"], body)
     return Posted("updated", updated["id"], updated.get("html_url", ""))
 
 
-def _same(old: str, new: str) -> bool:
+def same_text(old: str, new: str) -> bool:
+    """Equal as GitHub stores them: it may turn line endings into CRLF and drop trailing space."""
     return old.replace("\r\n", "\n").rstrip() == new.replace("\r\n", "\n").rstrip()
 
 

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from mlship.deploy import Deployed
     from mlship.registry import Event, Registry
     from mlship.releases import Released
+    from mlship.retrain import Retrained
     from mlship.spec import Spec
 
 PASS, FAIL, WARN = "✅", "❌", "⚠️"
@@ -118,6 +119,26 @@ def deployed(result: "Deployed", remote: str) -> str:
     if landed.image:
         lines.append(f"   image      {landed.image}")
     lines += [f"   {message}" for message in landed.messages]
+    return "\n".join(lines)
+
+
+def retrained(result: "Retrained") -> str:
+    data = result.data
+    lines = [f"🔁 {result.model}: new data on branch {result.branch} (commit {result.commit[:12]})",
+             f"   data     {data.path}: {data.old_rows:,} → {data.new_rows:,} rows "
+             f"(sha256 {data.old_sha256[:12]} → {data.new_sha256[:12]})"]
+    if data.columns_added or data.columns_removed:
+        lines.append(f"   columns  added: {', '.join(data.columns_added) or 'none'}; "
+                     f"removed: {', '.join(data.columns_removed) or 'none'}")
+    if result.new_version:
+        lines.append(f"   version  {result.old_version} → {result.new_version}")
+    if result.pull_request_url:
+        lines.append(f"   pull request #{result.pull_request_number}: {result.pull_request_url}")
+    elif result.remote:
+        lines.append(f"   pushed to {result.remote}; open a pull request from {result.branch}")
+    else:
+        lines.append(f"   your checkout is unchanged; `git switch {result.branch}` to see it, "
+                     f"`git push -u origin {result.branch}` to share it")
     return "\n".join(lines)
 
 
