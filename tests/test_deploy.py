@@ -140,7 +140,7 @@ def test_a_new_version_replaces_the_old_server_once_it_is_ready(project):
     assert not psutil.pid_exists(old_pid) or psutil.Process(old_pid).status() == psutil.STATUS_ZOMBIE
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{first['url']}/readyz", timeout=5)
-    assert state(root)["version"] == "v0.1.1"
+    assert state(root)["version"] == "v0.1.1" and not (root / ".mlship/deploy/prod/churn-v0.1.0.bentoml").exists()
 
 
 def test_deploying_the_current_version_again_changes_nothing(project):
@@ -162,17 +162,18 @@ def test_a_new_server_that_fails_to_start_leaves_the_old_one_serving_and_makes_n
     archive = root / "dist" / (bento.replace(":", "-") + ".bento")
     from mlship.packaging import import_archive
 
-    import_archive(archive, root / ".mlship/bentoml")
-    (model_file,) = (root / ".mlship/bentoml/models/churn").glob(f"{fingerprints(root)['v0.1.1'][:16]}/model.pkl")
+    home = root / ".mlship/deploy/prod/churn-v0.1.1.bentoml"
+    import_archive(archive, home)
+    (model_file,) = (home / "models/churn").glob(f"{fingerprints(root)['v0.1.1'][:16]}/model.pkl")
     model_file.write_bytes(b"not a pickle")
-    failed = mlship(root, "deploy", "churn", "--stage", "prod", "--ready-timeout", "30")
+    failed = mlship(root, "deploy", "churn", "--stage", "prod", "--ready-timeout", "15")
     assert failed.exit_code == 2
-    assert "error: churn:" in failed.stderr and "did not start" in failed.stderr or "not ready" in failed.stderr
+    assert f"error: {bento} was not ready after 15 s" in failed.stderr
     assert "The end of its log" in failed.stderr
     assert served_metadata(first["url"])["release"] == "v0.1.0"
     assert state(root) == before and tag_names(root) == tags and stages(root) == {"prod": "v0.1.0"}
     leftovers = [p for p in psutil.process_iter(["cmdline"]) if bento in (p.info["cmdline"] or [])]
-    assert leftovers == []
+    assert leftovers == [] and not home.exists()
 
 
 def test_a_port_in_use_is_refused_before_anything_starts(project):

@@ -1,11 +1,15 @@
 """The kubernetes deploy target's manifests: rendered, validated against real schemas, written for GitOps.
 
-Deployment, Service and HorizontalPodAutoscaler are validated with kubernetes-validate, which
-ships the JSON schemas of every Kubernetes release it supports (1.25 to 1.37 in 1.37.0) and
-reads them from its own package, so no test needs the network. Strict mode rejects unknown
-fields, like kubectl's default server-side field validation. The ServiceMonitor is a custom
-resource: it is validated against prometheus-operator's CRD schema, vendored in
-``tests/schemas/`` (see ``update_servicemonitor_schema.py`` there for where it comes from).
+Deployment, Service, HorizontalPodAutoscaler and the dashboard's ConfigMap are validated with
+kubernetes-validate, which ships the JSON schemas of every Kubernetes release it supports (1.25 to
+1.37 in 1.37.0) and reads them from its own package, so no test needs the network. Strict mode
+rejects unknown fields, like kubectl's default server-side field validation. The ServiceMonitor
+and the PrometheusRule are custom resources: they are validated against prometheus-operator's CRD
+schemas, vendored in ``tests/schemas/`` (``update_prometheus_operator_schemas.py`` there says where
+they come from). Every PromQL expression is parsed by promql-parser (the Rust parser of GreptimeDB,
+which follows Prometheus's grammar), and the Grafana dashboard is validated against the dashboard
+model of Grafana 11.0 and of 13.2 (``update_grafana_dashboard_schemas.py``). That the expressions
+name series the served model really exposes is checked in ``test_service_monitoring.py``.
 """
 
 from __future__ import annotations
@@ -18,16 +22,22 @@ from typing import Any
 
 import jsonschema
 import kubernetes_validate.utils as kubernetes_validate
+import promql_parser
 import pytest
 import yaml
 from referencing import Registry, Resource
 
 from mlship import manifests
 from mlship.errors import MlshipError
-from mlship.manifests import InvalidNameError, ManifestError, Resources, render_manifests, write_manifests
+from mlship.manifests import (Alerting, InvalidNameError, ManifestError, Resources, render_manifests,
+                              write_manifests)
 
 SCHEMAS = Path(__file__).parent / "schemas"
 SERVICE_MONITOR_SCHEMA = SCHEMAS / "servicemonitor-monitoring-v1.json"
+PROMETHEUS_RULE_SCHEMA = SCHEMAS / "prometheusrule-monitoring-v1.json"
+GRAFANA_SCHEMAS = sorted(SCHEMAS.glob("grafana-dashboard-*.json"))
+#: What Grafana substitutes for its own variables before a query reaches Prometheus.
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "30s"}
 KUBERNETES_VERSIONS = sorted({kubernetes_validate.major_minor(v) for v in kubernetes_validate.all_versions()},
                              key=lambda v: tuple(map(int, v.split("."))))
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -58,9 +68,9 @@ def validate_kubernetes(document: dict[str, Any], version: str) -> None:
     kubernetes_validate.validate(document, version, strict=True)
 
 
-def service_monitor_validator() -> jsonschema.protocols.Validator:
-    """The CRD's schema, strict like kubectl (unknown fields are errors), with Kubernetes' own ObjectMeta."""
-    schema = json.loads(SERVICE_MONITOR_SCHEMA.read_text(encoding="utf-8"))
+def crd_validator(path: Path = SERVICE_MONITOR_SCHEMA) -> jsonschema.protocols.Validator:
+    """A CRD's schema, strict like kubectl (unknown fields are errors), with Kubernetes' own ObjectMeta."""
+    schema = json.loads(path.read_text(encoding="utf-8"))
     latest = KUBERNETES_VERSIONS[-1]
     definitions = kubernetes_validate.schema_contents(
         f"kubernetes-json-schema/v{latest}.0-local-strict/_definitions.json", latest)
@@ -83,17 +93,58 @@ def service_monitor_validator() -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
+def alert_rules(text: str | None = None) -> list[dict[str, Any]]:
+    (group,) = objects(text)["PrometheusRule"]["spec"]["groups"]
+    return group["rules"]
+
+
+def dashboard(text: str | None = None) -> dict[str, Any]:
+    """The Grafana dashboard in the rendered ConfigMap."""
+    (content,) = objects(text)["ConfigMap"]["data"].values()
+    return json.loads(content)
+
+
+def queries(board: dict[str, Any]) -> list[str]:
+    return [target["expr"] for panel in board["panels"] for target in panel["targets"]]
+
+
+def promql(expression: str) -> promql_parser.Expr:
+    """The expression parsed as Prometheus would receive it (Grafana's own variables substituted)."""
+    for variable, value in GRAFANA_VARIABLES.items():
+        expression = expression.replace(variable, value)
+    return promql_parser.parse(expression)
+
+
+def selectors(expression: str) -> list[promql_parser.VectorSelector]:
+    found = []
+    promql_parser.walk(promql(expression), lambda node: found.append(node)
+                       if isinstance(node, promql_parser.VectorSelector) else None)
+    return found
+
+
+def equal_matchers(selector: promql_parser.VectorSelector) -> dict[str, str]:
+    return {m.name: m.value for m in selector.matchers.matchers if m.op == promql_parser.MatchOp.Equal}
+
+
+def grafana_validator(path: Path) -> jsonschema.protocols.Validator:
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    validator = jsonschema.validators.validator_for(schema)
+    validator.check_schema(schema)
+    return validator(schema)
+
+
 # --- the documents ------------------------------------------------------------------------------
 
 
-def test_the_yaml_round_trips_into_exactly_four_documents_of_the_expected_kinds():
+def test_the_yaml_round_trips_into_exactly_six_documents_of_the_expected_kinds():
     documents = list(yaml.safe_load_all(render()))
 
     assert [(d["apiVersion"], d["kind"]) for d in documents] == [
         ("apps/v1", "Deployment"), ("v1", "Service"), ("autoscaling/v2", "HorizontalPodAutoscaler"),
-        ("monitoring.coreos.com/v1", "ServiceMonitor")]
+        ("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule"),
+        ("v1", "ConfigMap")]
     assert [d["kind"] for d in documents] == list(manifests.KINDS)
-    assert {d["metadata"]["name"] for d in documents} == {"churn"}
+    assert {d["metadata"]["name"] for d in documents} == {"churn", "churn-dashboard"}
 
 
 def test_rendering_the_same_inputs_gives_the_same_text():
@@ -103,12 +154,12 @@ def test_rendering_the_same_inputs_gives_the_same_text():
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_the_kubernetes_objects_validate_against_the_schemas_of_each_kubernetes_release(version):
     rendered = objects(render(namespace="models", resources=Resources(cpu_limit=None)))
-    for kind in ("Deployment", "Service", "HorizontalPodAutoscaler"):
+    for kind in ("Deployment", "Service", "HorizontalPodAutoscaler", "ConfigMap"):
         validate_kubernetes(rendered[kind], version)
 
 
 def test_the_service_monitor_validates_against_the_prometheus_operator_crd_schema():
-    validator = service_monitor_validator()
+    validator = crd_validator()
     for text in (render(), render(namespace="models", monitor_labels={"release": "kube-prometheus-stack"})):
         monitor = objects(text)["ServiceMonitor"]
         errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(monitor)]
@@ -128,7 +179,7 @@ def test_the_validators_refuse_what_a_cluster_would_refuse():
     with pytest.raises(kubernetes_validate.SchemaNotFoundError):  # kubernetes-validate knows no custom resources
         validate_kubernetes(rendered["ServiceMonitor"], KUBERNETES_VERSIONS[-1])
 
-    validator = service_monitor_validator()
+    validator = crd_validator()
     for path, value in ((("spec", "endpoints", 0, "interval"), "30 seconds"), (("spec", "endpoints", 0, "pth"), "/m"),
                         (("metadata", "labelz"), {}), (("spec", "selector", "matchLabels", "app"), 1)):
         monitor = copy.deepcopy(rendered["ServiceMonitor"])
@@ -173,7 +224,10 @@ def test_the_service_monitor_scrapes_metrics_on_the_http_port_of_the_service():
     rendered = objects(render(monitor_labels={"release": "kube-prometheus-stack"}))
     monitor, service = rendered["ServiceMonitor"], rendered["Service"]
 
-    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s", "relabelings": [
+        {"action": "replace", "targetLabel": "mlship_model", "replacement": "churn"},
+        {"action": "replace", "targetLabel": "mlship_stage", "replacement": "prod"},
+        {"action": "replace", "targetLabel": "mlship_version", "replacement": "1.2.0"}]}]
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert "release" not in service["metadata"]["labels"]
@@ -243,7 +297,7 @@ def test_the_pod_runs_as_the_bento_user_on_a_read_only_root_filesystem_and_meets
     assert all(set(volume) <= {"name", "emptyDir"} for volume in pod["volumes"])
     # BentoML writes its home and /tmp only: both are on the emptyDir.
     env = {variable["name"]: variable["value"] for variable in served["env"]}
-    assert env == {"BENTOML_DO_NOT_TRACK": "true", "BENTOML_HOME": "/tmp/bentoml"}
+    assert env == {"BENTOML_DO_NOT_TRACK": "true", "BENTOML_HOME": "/tmp/bentoml", "MLSHIP_RELEASE": "1.2.0"}
     mounts = {mount["mountPath"]: mount["name"] for mount in served["volumeMounts"]}
     assert mounts == {"/tmp": "tmp"}
     assert env["BENTOML_HOME"].startswith("/tmp/")
@@ -266,6 +320,155 @@ def test_resources_have_defaults_and_can_be_overridden():
 def test_a_namespace_is_set_on_every_object_only_when_given():
     assert all("namespace" not in d["metadata"] for d in objects().values())
     assert {d["metadata"]["namespace"] for d in objects(render(namespace="models")).values()} == {"models"}
+
+
+# --- alerts and dashboard ---------------------------------------------------------------------------
+
+
+def test_the_prometheus_rule_validates_against_the_prometheus_operator_crd_schema():
+    validator = crd_validator(PROMETHEUS_RULE_SCHEMA)
+    for text in (render(), render(namespace="models", monitor_labels={"release": "kube-prometheus-stack"},
+                                  alerting=Alerting(no_predictions_for=None))):
+        rule = objects(text)["PrometheusRule"]
+        errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(rule)]
+        assert errors == []
+    labelled = objects(render(monitor_labels={"release": "kube-prometheus-stack"}))["PrometheusRule"]
+    assert labelled["metadata"]["labels"]["release"] == "kube-prometheus-stack", "selected like the ServiceMonitor"
+
+
+def test_every_alert_parses_as_promql_and_selects_the_model_at_its_stage_by_the_service_monitors_labels():
+    rendered = objects()
+    rules = alert_rules(render())
+    added = {relabel["targetLabel"]: relabel["replacement"]
+             for relabel in rendered["ServiceMonitor"]["spec"]["endpoints"][0]["relabelings"]}
+
+    assert [rule["alert"] for rule in rules] == [
+        "MlshipModelDown", "MlshipHighErrorRate", "MlshipHighRejectionRate", "MlshipHighLatency",
+        "MlshipMissingValuesAboveTraining", "MlshipPredictionLogFailing", "MlshipNoPredictions"]
+    for rule in rules:
+        assert rule["labels"] == {"severity": rule["labels"]["severity"], "mlship_model": "churn",
+                                  "mlship_stage": "prod"}
+        assert rule["labels"]["severity"] in ("critical", "warning")
+        assert rule["annotations"]["summary"].startswith("churn (prod) ") and rule["annotations"]["description"]
+        found = selectors(rule["expr"])
+        assert found, rule["alert"]
+        for selector in found:
+            assert equal_matchers(selector).items() >= {"mlship_model": "churn", "mlship_stage": "prod"}.items()
+            assert {"mlship_model", "mlship_stage"} <= added.keys(), "labels Prometheus puts on the scraped series"
+
+
+def test_the_alert_thresholds_come_from_the_alerting_settings():
+    def threshold(rules: list[dict[str, Any]], alert: str) -> float:
+        (rule,) = [rule for rule in rules if rule["alert"] == alert]
+        expression = promql(rule["expr"])
+        assert str(expression.op) == ">"
+        return expression.rhs.val
+
+    defaults = alert_rules()
+    assert [threshold(defaults, alert) for alert in ("MlshipHighErrorRate", "MlshipHighRejectionRate",
+                                                     "MlshipHighLatency", "MlshipMissingValuesAboveTraining")] \
+        == [0.05, 0.1, 1.0, 0.1]
+    strict = Alerting(error_ratio=0.01, rejection_ratio=0.5, p99_latency_seconds=0.25, missing_ratio_increase=0.02,
+                      no_predictions_for="2h")
+    rules = alert_rules(render(alerting=strict))
+    assert [threshold(rules, alert) for alert in ("MlshipHighErrorRate", "MlshipHighRejectionRate",
+                                                  "MlshipHighLatency", "MlshipMissingValuesAboveTraining")] \
+        == [0.01, 0.5, 0.25, 0.02]
+    (idle,) = [rule for rule in rules if rule["alert"] == "MlshipNoPredictions"]
+    assert "[2h]" in idle["expr"]
+    quiet = alert_rules(render(alerting=Alerting(no_predictions_for=None)))
+    assert "MlshipNoPredictions" not in [rule["alert"] for rule in quiet]
+
+
+@pytest.mark.parametrize("task", [None, "classification", "regression"])
+@pytest.mark.parametrize("schema", GRAFANA_SCHEMAS, ids=lambda path: path.stem)
+def test_the_dashboard_validates_against_grafanas_dashboard_model(schema, task):
+    board = dashboard(render(task=task))
+    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+              for e in grafana_validator(schema).iter_errors(board)]
+    assert errors == []
+
+
+def test_every_dashboard_query_parses_as_promql_and_selects_the_model_at_its_stage():
+    board = dashboard()
+
+    assert board["templating"]["list"][0] == {**board["templating"]["list"][0], "name": "datasource",
+                                              "type": "datasource", "query": "prometheus"}
+    for panel in board["panels"]:
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        for target in panel["targets"]:
+            for selector in selectors(target["expr"]):
+                assert equal_matchers(selector).items() >= {"mlship_model": "churn", "mlship_stage": "prod"}.items()
+    assert len(queries(board)) >= len(board["panels"])
+    ids = [panel["id"] for panel in board["panels"]]
+    assert len(set(ids)) == len(ids)
+    cells = [(x, y) for panel in board["panels"] for position in [panel["gridPos"]]
+             for x in range(position["x"], position["x"] + position["w"])
+             for y in range(position["y"], position["y"] + position["h"])]
+    assert len(set(cells)) == len(cells), "no two panels overlap"
+    assert all(x < 24 for x, _ in cells), "Grafana's grid is 24 columns wide"
+
+
+def test_the_dashboard_shows_traffic_latency_errors_missing_values_and_the_predictions_of_its_task():
+    common = {"Prediction requests", "Latency", "Errors (5xx)", "Rejected inputs (4xx)", "Records", "Missing values",
+              "Prediction log", "Pods up"}
+    classification = {"Predicted classes", "Mean predicted probability"}
+    regression = {"Predicted values", "Distribution of predicted values"}
+    titles = {task: {panel["title"] for panel in dashboard(render(task=task))["panels"]}
+              for task in (None, "classification", "regression")}
+
+    assert titles["classification"] == common | classification
+    assert titles["regression"] == common | regression
+    assert titles[None] == common | classification | regression
+    latency = next(panel for panel in dashboard()["panels"] if panel["title"] == "Latency")
+    assert [target["legendFormat"] for target in latency["targets"]] == ["p50", "p99"]
+    assert latency["fieldConfig"]["defaults"]["thresholds"]["steps"][-1]["value"] == 1.0, "the alert's bound"
+
+
+def test_the_dashboard_config_map_is_labelled_for_grafanas_sidecar_and_named_per_stage():
+    rendered = objects(render(namespace="models"))
+    config_map = rendered["ConfigMap"]
+
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert config_map["metadata"]["namespace"] == "models"
+    assert list(config_map["data"]) == ["mlship-churn-prod.json"]
+    assert dashboard() == manifests.dashboard("churn", "prod"), "the same dashboard, for an import by hand"
+    staging = dashboard(render(stage="staging"))
+    assert (dashboard()["uid"], staging["uid"]) == ("mlship-churn-prod", "mlship-churn-staging")
+    assert staging["title"] == "mlship: churn (staging)"
+    other = objects(render(dashboard_labels={"team": "ml"}))["ConfigMap"]["metadata"]["labels"]
+    assert other["team"] == "ml" and "grafana_dashboard" not in other
+    name = "m" * 40
+    long = dashboard(render(name=name, stage="s" * 20, bento_tag=f"{name}:{BENTO_VERSION}"))
+    assert len(long["uid"]) <= 40 and long["uid"].startswith("mlship-")
+
+
+def test_the_validators_refuse_broken_rules_and_dashboards():
+    """The validations above can fail: a broken expression, a misspelt field, a wrong type."""
+    for broken in ("sum(rate(x[5m])", "rate(x[5 minutes])", "x{a=b}", "sum by (le (x)"):
+        with pytest.raises(ValueError):
+            promql_parser.parse(broken)
+
+    rule = objects()["PrometheusRule"]
+    validator = crd_validator(PROMETHEUS_RULE_SCHEMA)
+    for change in (lambda r: r["spec"]["groups"][0]["rules"][0].pop("expr"),
+                   lambda r: r["spec"]["groups"][0]["rules"][0].update({"for": 5}),
+                   lambda r: r["spec"]["groups"][0].update({"rulez": []}),
+                   lambda r: r["spec"]["groups"][0]["rules"][0]["labels"].update({"severity": 1})):
+        broken_rule = copy.deepcopy(rule)
+        change(broken_rule)
+        assert not validator.is_valid(broken_rule)
+
+    board = dashboard()
+    for schema in GRAFANA_SCHEMAS:
+        validator = grafana_validator(schema)
+        for change in (lambda b: b["panels"][0].update({"gridpos": {}}),
+                       lambda b: b.update({"schemaVersion": "39"}),
+                       lambda b: b["panels"][0]["gridPos"].pop("w"),
+                       lambda b: b["templating"]["list"][0].update({"type": "prometheus"})):
+            broken_board = copy.deepcopy(board)
+            change(broken_board)
+            assert not validator.is_valid(broken_board), schema.name
 
 
 # --- what is refused -------------------------------------------------------------------------------
@@ -353,6 +556,12 @@ def test_a_malformed_or_unpinned_image_reference_is_refused(image, error):
     ({"scrape_interval": "30 seconds"}, "not a Prometheus duration"),
     ({"monitor_labels": {"Bad Key": "x"}}, "not a valid Kubernetes label key"),
     ({"monitor_labels": {"release": "a b"}}, "ServiceMonitor label release 'a b' cannot be a Kubernetes label value"),
+    ({"task": "ranking"}, "task 'ranking' is not a model task: expected one of classification, regression"),
+    ({"alerting": Alerting(error_ratio=0)}, "alerting error_ratio is a share .* not 0"),
+    ({"alerting": Alerting(missing_ratio_increase=1.5)}, "alerting missing_ratio_increase is a share"),
+    ({"alerting": Alerting(p99_latency_seconds=-1)}, "p99_latency_seconds must be a number of seconds above 0"),
+    ({"alerting": Alerting(no_predictions_for="30 minutes")}, "no_predictions_for '30 minutes' is not a Prometheus"),
+    ({"dashboard_labels": {"grafana dashboard": "1"}}, "not a valid Kubernetes label key"),
 ])
 def test_values_kubernetes_would_refuse_are_refused_with_what_to_change(overrides, error):
     with pytest.raises(ManifestError, match=error):
@@ -385,7 +594,7 @@ def test_manifests_are_written_to_deploy_stage_name_yaml(tmp_path):
 
     assert path == tmp_path / "deploy" / "prod" / "churn.yaml"
     assert path.read_text(encoding="utf-8") == text
-    assert len(list(yaml.safe_load_all(path.read_text(encoding="utf-8")))) == 4
+    assert len(list(yaml.safe_load_all(path.read_text(encoding="utf-8")))) == len(manifests.KINDS)
 
 
 def test_writing_the_same_manifests_again_leaves_the_file_untouched(tmp_path):

@@ -32,7 +32,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from mlship import api, packaging
-from mlship.cache import CacheEntry
+from mlship.cache import PROFILE_FILE, CacheEntry
 from mlship.cli import cli
 from mlship.project import Project
 from sample_churn import CHURN, customers
@@ -339,10 +339,57 @@ def test_the_bento_pins_the_exact_model_tag_and_every_package(shipped):
     assert [model["tag"] for model in info["services"][0]["models"]] == [model_tag]
     assert info["labels"] == {"model": model_tag, "fingerprint": shipped.ledger("churn")["fingerprint"]}
     requirements = (bento / "env" / "python" / "requirements.txt").read_text().split()
-    for name in ("scikit-learn", "numpy", "pandas", "scipy", "cloudpickle", "pydantic", "bentoml"):
+    for name in ("scikit-learn", "numpy", "pandas", "scipy", "cloudpickle", "pydantic", "prometheus_client", "bentoml"):
         assert f"{name}=={version(name)}" in requirements
     assert all("==" in line for line in requirements)
     assert (bento / "README.md").read_text() == (shipped.root / "reports/churn/model_card.md").read_text()
+
+
+def test_the_model_carries_its_reference_profile_beside_the_model_file_and_in_its_metadata(shipped, tmp_path):
+    entry = CacheEntry(api.train("churn", shipped.project).entry)
+    profile_file = entry.path / PROFILE_FILE
+    profile = json.loads(profile_file.read_text())
+    stored = shipped.store / "models" / "churn" / shipped.ledger("churn")["fingerprint"][:16]
+
+    assert (stored / "profile.json").read_bytes() == profile_file.read_bytes()
+    metadata = yaml.safe_load((stored / "model.yaml").read_text())["metadata"]
+    assert metadata["profile"] == without_none(profile)
+    assert metadata["profile"]["features"]["income"]["kind"] == "numeric"
+    # ... and travels in the exported archive.
+    home = tmp_path / "bentoml"
+    packaging.import_archive(shipped.archive("churn"), home)
+    (imported,) = (home / "models" / "churn").glob(f"{stored.name}/profile.json")
+    assert imported.read_bytes() == profile_file.read_bytes()
+
+
+def without_none(value):
+    """What BentoML's metadata can hold of a JSON document: entries that are None left out."""
+    if isinstance(value, dict):
+        return {key: without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_none(item) for item in value if item is not None]
+    return value
+
+
+def test_the_value_histogram_is_bucketed_at_rounded_quantiles_of_the_held_out_predictions():
+    predictions = np.random.default_rng(0).lognormal(12, 0.5, 1000)
+
+    buckets = packaging.value_buckets(predictions.tolist() + [float("nan")])
+
+    expected = np.quantile(predictions, packaging.VALUE_QUANTILES)
+    assert buckets == sorted(buckets) and len(buckets) == len(packaging.VALUE_QUANTILES)
+    assert all(float(f"{bound:.3g}") == bound for bound in buckets), "three significant digits"
+    assert np.allclose(buckets, expected, rtol=5e-3)
+    assert packaging.value_buckets([2.5] * 10) == [2.5], "one bound when every prediction is the same"
+
+
+def test_missing_shares_come_from_the_profiles_counts_of_each_feature():
+    profile = {"features": {"age": {"rows": 200, "missing": 0}, "income": {"rows": 200, "missing": 30},
+                            "plan": {"rows": 200, "missing": 2}}}
+
+    assert packaging.missing_shares(profile, ["age", "income", "plan"]) == {"age": 0.0, "income": 0.15, "plan": 0.01}
+    assert packaging.missing_shares(profile, ["age", "region"]) == {"age": 0.0}, "a feature it does not know: none"
+    assert packaging.missing_shares(None, ["age"]) == {}, "no profile: no reference"
 
 
 def test_packaging_again_reuses_the_model_the_bento_and_the_archive(shipped):
@@ -426,6 +473,8 @@ def test_the_metadata_endpoint_names_the_pinned_model_not_the_latest_one(shipped
     assert document["metrics"] == ledger["metrics"] and document["primary_metric"] == "roc_auc"
     assert document["commit"] == git(shipped.root, "rev-parse", "HEAD").strip()
     assert document["lineage"]["data"]["features"] == ["age", "income", "plan", "region"]
+    assert document["release"] is None, "served without MLSHIP_RELEASE"
+    assert "profile" not in document
 
 
 @pytest.mark.parametrize(("change", "field"), [

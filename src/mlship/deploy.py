@@ -226,26 +226,32 @@ class LocalTarget:
 
     @contextmanager
     def land(self, version: Event, stage: str, archive: Path) -> Iterator[Landed]:
-        home = packaging.store_home(self.project)
-        packaging.import_archive(archive, home, version.fields.get("bento-sha256"))
         state = local_state_path(self.project, version.model, stage)
         old = read_local_state(state)
         bento = _bento(version)
         if old is not None and old.get("version") == version.version and _serves(old, bento):
             yield Landed(False, url=serving.Server.from_dict(old["server"]).url)
             return
+        # Each server has its own BentoML home: BentoML empties its metrics folder there when a server starts.
+        home = state.parent / f"{version.model}-{version.version}.bentoml"
+        packaging.import_archive(archive, home, version.fields.get("bento-sha256"))
         log = state.parent / f"{version.model}-{version.version}.log"
-        new = serving.start(bento, self._environment(home, version), log, self.port, self.ready_timeout)
         try:
-            _check_serves(new, version)
-            yield Landed(True, url=new.url)
+            new = serving.start(bento, self._environment(home, version), log, self.port, self.ready_timeout)
+            try:
+                _check_serves(new, version)
+                yield Landed(True, url=new.url)
+            except BaseException:
+                serving.stop(new)
+                raise
         except BaseException:
-            serving.stop(new)
+            if old is None or old.get("home") != str(home):
+                shutil.rmtree(home, ignore_errors=True)
             raise
         atomic_write_json(state, {"model": version.model, "stage": stage, "version": version.version,
-                                  "fingerprint": version.fingerprint, "server": new.to_dict()})
-        if old is not None and serving.is_running(serving.Server.from_dict(old["server"])):
-            serving.stop(serving.Server.from_dict(old["server"]))
+                                  "fingerprint": version.fingerprint, "home": str(home), "server": new.to_dict()})
+        if old is not None:
+            _retire(old, keep=home)
 
     def _environment(self, home: Path, version: Event) -> dict[str, str]:
         env = {**packaging.bentoml_env(home), RELEASE_ENV: str(version.version)}
@@ -277,11 +283,19 @@ def stop_local(project: Project, model: str, stage: str) -> dict[str, Any] | Non
     state = read_local_state(path)
     if state is None:
         return None
+    _retire(state)
+    path.unlink(missing_ok=True)
+    return state
+
+
+def _retire(state: dict[str, Any], keep: Path | None = None) -> None:
+    """Stop a remembered server if it still runs, and remove its BentoML home (unless it is ``keep``)."""
     server = serving.Server.from_dict(state["server"])
     if serving.is_running(server):
         serving.stop(server)
-    path.unlink(missing_ok=True)
-    return state
+    home = state.get("home")
+    if home and Path(home) != keep:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _serves(state: dict[str, Any], bento: str) -> bool:
@@ -330,7 +344,8 @@ class KubernetesTarget:
         bento = _bento(version)
         image = manifests.image_reference(image_registry, bento)
         text = manifests.render_manifests(version.model, stage, str(version.version), image, bento_tag=bento,
-                                          fingerprint=str(version.fingerprint), project_root=self.project.root)
+                                          fingerprint=str(version.fingerprint), task=self._task(version.model),
+                                          project_root=self.project.root)
         path = manifests.manifest_path(self.project.root, stage, version.model)
         messages = []
         if self.build_image or self.push_image:
@@ -340,6 +355,16 @@ class KubernetesTarget:
         changed = not path.is_file() or path.read_text(encoding="utf-8") != text
         yield Landed(changed, manifest=path, image=image, messages=messages)
         manifests.write_manifests(self.project.root, stage, version.model, text)
+
+
+    def _task(self, model: str) -> str | None:
+        """The model's task, for the dashboard's panels; None when its folder is gone."""
+        from mlship import api
+
+        try:
+            return api.load(model, self.project).task
+        except MlshipError:
+            return None
 
 
 def containerize(home: Path, bento: str, image: str, push: bool = False) -> str:

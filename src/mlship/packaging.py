@@ -3,10 +3,13 @@
 ``mlship package MODEL`` is the first step of the merge journey. The model at the
 working tree must have its ledger's fingerprint (what was reviewed is what ships), and
 the fitted pipeline comes from the cache by that fingerprint. It is saved in a BentoML
-model store as ``<name>:<first 16 hex of the fingerprint>``; a service pinned to that
-exact tag is generated from ``templates/service.py.j2``, with an input schema derived
-from the training features; the bento is built offline with pinned packages and
-exported as ``dist/<name>-<version>.bento``, its SHA-256 in a ``.sha256`` file beside it.
+model store as ``<name>:<first 16 hex of the fingerprint>``, with the reference profile of
+its training data beside it (``profile.json``, also in the model's metadata under
+``profile``); a service pinned to that exact tag is generated from
+``templates/service.py.j2``, with an input schema derived from the training features and
+the monitoring described there (Prometheus metrics, an optional sampled prediction log);
+the bento is built offline with pinned packages and exported as
+``dist/<name>-<version>.bento``, its SHA-256 in a ``.sha256`` file beside it.
 The bento's version is a digest of everything it is built from, so packaging again
 reuses the model, the bento and the archive instead of making new ones.
 
@@ -28,10 +31,10 @@ import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mlship import __version__
-from mlship.cache import MODEL_FILE, CacheEntry
+from mlship.cache import MODEL_FILE, PROFILE_FILE, CacheEntry
 from mlship.errors import MlshipError, display_path
 from mlship.files import atomic_write_json, atomic_write_text, sha256_file, sha256_text
 from mlship.project import Project
@@ -54,7 +57,13 @@ ANY_CATEGORY = "t.Union[str, int, float, bool]"
 MAX_BATCH_SIZE = 1000
 MAX_LATENCY_MS = 60_000
 #: The service's own imports, pinned beside the libraries the model was trained with.
-SERVICE_LIBRARIES = ("cloudpickle", "pydantic")
+SERVICE_LIBRARIES = ("cloudpickle", "pydantic", "prometheus_client")
+#: Bucket bounds of the predicted-probability histogram.
+PROBABILITY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+#: Quantiles of the held-out predictions that bound the predicted-value histogram's buckets.
+VALUE_QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
+#: Significant digits of a bucket bound.
+BUCKET_DIGITS = 3
 SUBPROCESS_TIMEOUT_SECONDS = 900
 ERROR_TAIL_LINES = 15
 
@@ -149,8 +158,12 @@ def package(project: Project, model: str, allow_failed: bool = False) -> Package
         raise _mismatch(project, ledger.verify(project, name))
     entry = CacheEntry(result.entry)
     fitted, lineage = entry.load_model(), entry.lineage()
+    profile_file = entry.path / PROFILE_FILE
+    profile = json.loads(profile_file.read_text(encoding="utf-8")) if profile_file.is_file() else None
     model_tag = f"{name}:{result.fingerprint[:VERSION_DIGITS]}"
-    service = render_service(project, name, result.task, model_tag, result.fingerprint, fitted, lineage)
+    service = render_service(project, name, result.task, model_tag, result.fingerprint, fitted, lineage,
+                             reference_missing=missing_shares(profile, lineage["data"]["features"]),
+                             held_out_predictions=entry.predictions()["y_pred"].tolist())
     card = ledger.folder(project, name) / ledger.CARD
     bento = {
         "name": name,
@@ -166,6 +179,8 @@ def package(project: Project, model: str, allow_failed: bool = False) -> Package
     saved = {
         "tag": model_tag,
         "file": str(entry.path / MODEL_FILE),
+        # The reference profile goes beside the model file, as written, and into the metadata.
+        "profile": str(profile_file) if profile is not None else None,
         "labels": {"fingerprint": result.fingerprint, "task": result.task},
         "metadata": _without_none({
             "model": name,
@@ -175,6 +190,7 @@ def package(project: Project, model: str, allow_failed: bool = False) -> Package
             "primary_metric": result.primary_metric,
             "metrics": result.metrics,
             "lineage": lineage,
+            "profile": profile,
             "mlship_version": __version__,
         }),
     }
@@ -232,9 +248,17 @@ def verify_archive(archive: Path) -> str:
     return actual
 
 
-def import_archive(archive: Path, home: Path) -> None:
-    """Import a verified archive into the BentoML store ``home``; a bento already there is kept."""
-    verify_archive(archive)
+def import_archive(archive: Path, home: Path, sha256: str | None = None) -> None:
+    """Import a verified archive into the BentoML store ``home``; a bento already there is kept.
+
+    The archive is checked against ``sha256`` when given (a digest from a release's records),
+    else against the ``.sha256`` file beside it.
+    """
+    if sha256 is None:
+        verify_archive(archive)
+    elif sha256_file(archive) != sha256:
+        raise ArchiveError(f"{display_path(archive)} is corrupted or was replaced: its SHA-256 is not {sha256}, the "
+                           "digest its release records. Do not use it: fetch it again")
     try:
         _run([sys.executable, "-m", "bentoml", "import", str(Path(archive).resolve())], home,
              f"importing {display_path(archive)} failed", error=ArchiveError)
@@ -246,8 +270,14 @@ def import_archive(archive: Path, home: Path) -> None:
 
 
 def render_service(project: Project, name: str, task: str, model_tag: str, fingerprint: str, model: Any,
-                   lineage: dict[str, Any]) -> str:
-    """The source of the BentoML service for the fitted ``model`` (a project may override the template)."""
+                   lineage: dict[str, Any], *, reference_missing: Mapping[str, float] | None = None,
+                   held_out_predictions: Sequence[float] = ()) -> str:
+    """The source of the BentoML service for the fitted ``model`` (a project may override the template).
+
+    ``reference_missing`` is each feature's share of missing values in training, which the service
+    exposes beside the live share; ``held_out_predictions`` (of a regressor) set the buckets of the
+    predicted-value histogram (see :func:`value_buckets`).
+    """
     from mlship.report import environment
 
     features = input_schema(model, lineage["data"]["features"], lineage["data"]["categorical"])
@@ -256,6 +286,7 @@ def render_service(project: Project, name: str, task: str, model_tag: str, finge
     env.filters["py"] = repr
     return env.get_template("service.py.j2").render(
         name=name,
+        task=task,
         model_tag=model_tag,
         fingerprint=fingerprint,
         mlship_version=__version__,
@@ -264,9 +295,40 @@ def render_service(project: Project, name: str, task: str, model_tag: str, finge
         numeric=[f.name for f in features if f.annotation == "float"],
         label_annotation=(_literal(model.classes_) or "t.Any") if task == "classification" else "float",
         has_proba=has_proba,
+        endpoints=["predict", "predict_proba"] if has_proba else ["predict"],
+        reference_missing=dict(reference_missing or {}),
+        probability_buckets=list(PROBABILITY_BUCKETS),
+        value_buckets=value_buckets(held_out_predictions) if task == "regression" else [],
         max_batch_size=MAX_BATCH_SIZE,
         max_latency_ms=MAX_LATENCY_MS,
     )
+
+
+def missing_shares(profile: Mapping[str, Any] | None, features: Sequence[str]) -> dict[str, float]:
+    """Each feature's share of missing values in the training rows, as the reference profile counts them
+    (``features.<name>.rows`` and ``.missing``); empty without a profile."""
+    columns = (profile or {}).get("features") or {}
+    shares = {}
+    for name in features:
+        column = columns.get(name) or {}
+        rows, missing = column.get("rows"), column.get("missing")
+        if isinstance(rows, int) and rows > 0 and isinstance(missing, int):
+            shares[name] = missing / rows
+    return shares
+
+
+def value_buckets(predictions: Sequence[float]) -> list[float]:
+    """Bounds of the predicted-value histogram: quantiles of the held-out predictions (see
+    :data:`VALUE_QUANTILES`), to :data:`BUCKET_DIGITS` significant digits, so the buckets resolve
+    the model's usual range whatever its scale. Prometheus's default buckets when there are none."""
+    import numpy as np
+
+    values = np.asarray(predictions, dtype=float)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
+    quantiles = np.quantile(values, VALUE_QUANTILES)
+    return sorted({float(f"{bound:.{BUCKET_DIGITS}g}") for bound in quantiles.tolist()})
 
 
 def input_schema(model: Any, features: list[str], categorical: list[str]) -> list[Feature]:
@@ -383,6 +445,8 @@ def _save_build_export(job: dict[str, Any]) -> dict[str, bool]:
     except NotFound:
         with bentoml.models.create(model["tag"], labels=model["labels"], metadata=model["metadata"]) as created:
             shutil.copyfile(model["file"], created.path_of(MODEL_FILE))
+            if model["profile"]:
+                shutil.copyfile(model["profile"], created.path_of(PROFILE_FILE))
         outcome["model_saved"] = True
     else:
         found = stored.info.labels.get("fingerprint")
