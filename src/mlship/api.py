@@ -150,8 +150,10 @@ def train(model: str, project: Project | None = None, use_cache: bool = True) ->
 def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
     import cloudpickle
 
+    from mlship.cache import PROFILE_FILE
     from mlship.data import load_dataset
     from mlship.evaluation import evaluate
+    from mlship.profile import build_profile, save_profile
     from mlship.training import build_estimator, fit
 
     started = time.perf_counter()
@@ -205,6 +207,7 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
             },
             "warnings": trained.warnings,
         })
+        save_profile(staging / PROFILE_FILE, build_profile(spec, dataset, scores.predictions))
     entry = cache.get(fp.value)
     assert entry is not None, "the entry was just installed"
     return entry

@@ -22,8 +22,10 @@ MODEL_FILE = "model.pkl"
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.parquet"
 LINEAGE_FILE = "lineage.json"
+#: The reference profile of the training data and the predictions, for drift checks.
+PROFILE_FILE = "profile.json"
 MANIFEST_FILE = "manifest.json"
-ENTRY_FILES = (MODEL_FILE, METRICS_FILE, PREDICTIONS_FILE, LINEAGE_FILE)
+ENTRY_FILES = (MODEL_FILE, METRICS_FILE, PREDICTIONS_FILE, LINEAGE_FILE, PROFILE_FILE)
 
 STAGING_PREFIX = ".staging-"
 STALE_STAGING_SECONDS = 24 * 3600
@@ -42,6 +44,9 @@ class CacheEntry:
 
     def lineage(self) -> dict[str, Any]:
         return json.loads((self.path / LINEAGE_FILE).read_text())
+
+    def profile(self) -> dict[str, Any]:
+        return json.loads((self.path / PROFILE_FILE).read_text())
 
     def load_model(self) -> Any:
         import cloudpickle

@@ -558,6 +558,58 @@ def stop(ctx: click.Context, model: str, stage: str) -> None:
 
 @cli.command()
 @click.argument("model")
+@click.option("--current", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Recent data: a CSV or Parquet file, a .jsonl prediction log, or a folder of logs.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Where drift-MODEL.md and drift-MODEL.json go. Default: reports/.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of the report.")
+@click.option("--issue", is_flag=True, help="Open or update the GitHub issue that tracks MODEL's drift (token "
+                                            "from $GITHUB_TOKEN, needs issues write).")
+@click.option("--repo", metavar="OWNER/NAME", help="With --issue: the repository. Default: $GITHUB_REPOSITORY.")
+@click.pass_context
+def drift(ctx: click.Context, model: str, current: Path, out: Path | None, as_json: bool, issue: bool,
+          repo: str | None) -> None:
+    """Compare recent data with MODEL's reference profile; exit 1 on drift.
+
+    The reference is the profile saved at training (reports/MODEL/profile.json). A
+    column drifts when its change is significant (Kolmogorov-Smirnov for numbers,
+    chi-square for categories, and the share of missing values, Holm-corrected across
+    all columns) and large (PSI, a normalised Wasserstein distance, or Jensen-Shannon);
+    unseen categories are listed, and the predictions are checked too. The dataset
+    drifts when the share of drifted features reaches monitoring.drift_share; the
+    thresholds come from the spec's monitoring: section. Exits 0 without drift, 1 with
+    dataset, prediction or target drift, 2 on empty, malformed or mismatched data.
+
+    Example: mlship drift churn --current logs/
+    """
+    from mlship import drift as drifting
+    from mlship.actions import RunContext, set_outputs, write_step_summary
+
+    project = _project(ctx)
+    result = drifting.check(model, current, project, out)
+    report = drifting.render(result, project.root)
+    write_step_summary(report)
+    set_outputs({"drifted": str(result.drifted).lower(), "report-path": _shown(result.written[0]),
+                 "drifted-features": json.dumps(result.drifted_features)})
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else report)
+    for path in result.written:
+        click.echo(f"wrote {_shown(path)}", err=True)
+    if issue:
+        from mlship.drift_issues import report_drift
+        from mlship.github import GitHub
+
+        context = RunContext.from_env().overridden(repository=repo)
+        if not context.repository:
+            raise MlshipError("--issue needs the repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+        outcome = report_drift(GitHub(os.environ.get("GITHUB_TOKEN", "")), context.repository, result.model,
+                               result.drifted, report, context.run_url)
+        where = f" #{outcome.number} ({outcome.url})" if outcome.number else ""
+        click.echo(f"drift issue: {outcome.action}{where}", err=True)
+    ctx.exit(result.exit_code)
+
+
+@cli.command()
+@click.argument("model")
 @click.option("--data", "data", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="The new data, in the format of the file the spec reads (CSV or Parquet).")
 @click.option("--note", help="Why the model is retrained (for example the drift report's verdict); goes into the "

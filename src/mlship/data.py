@@ -88,7 +88,7 @@ def target_profile(task: str, y: pd.Series) -> dict[str, Any]:
     return {"rows": len(y), **{key: float(stats[key]) for key in ("mean", "std", "min", "25%", "50%", "75%", "max")}}
 
 
-def read_table(path: Path, location: Location) -> pd.DataFrame:
+def read_table(path: Path, location: Location | None) -> pd.DataFrame:
     """Read a CSV or Parquet file, turning every way that can fail into a :class:`DataError`."""
     if not path.is_file():
         raise DataError(f"data file {display_path(path)} does not exist (paths are relative to the model folder)",

@@ -1,4 +1,4 @@
-"""The ledger: ``reports/<name>/metrics.json`` and ``model_card.md``, the record of what was approved.
+"""The ledger: ``reports/<name>/metrics.json``, ``model_card.md`` and ``profile.json``, the record of what was approved.
 
 The PR flow writes them and they are committed with the change, so the reviewed diff
 shows them and the merge records what was approved. On the way to a release,
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 REPORTS_DIR = "reports"
 METRICS = "metrics.json"
 CARD = "model_card.md"
+#: The reference profile for drift checks (see :mod:`mlship.profile`).
+PROFILE = "profile.json"
 
 
 class LedgerError(MlshipError):
@@ -48,14 +50,23 @@ def folder(project: Project, name: str) -> Path:
 
 
 def write(project: Project, comparison: "Comparison") -> list[Path]:
-    """Write the model's ledger files atomically; return their paths."""
+    """Write the model's ledger files atomically; return their paths.
+
+    The reference profile is the candidate's, copied from its cache entry.
+    """
+    from mlship.cache import PROFILE_FILE, Cache
     from mlship.report import render_model_card
 
     target = folder(project, comparison.name)
+    entry = Cache(project.cache_dir).get(comparison.candidate.fingerprint)
+    if entry is None:
+        raise LedgerError(f"the cache lost the entry of '{comparison.name}' ({comparison.candidate.fingerprint[:12]}) "
+                          "while it was compared: run again")
     document = ledger_document(comparison)
     atomic_write_json(target / METRICS, document)
     atomic_write_text(target / CARD, render_model_card(comparison, project.root))
-    return [target / METRICS, target / CARD]
+    atomic_write_text(target / PROFILE, (entry.path / PROFILE_FILE).read_text())
+    return [target / METRICS, target / CARD, target / PROFILE]
 
 
 def ledger_document(c: "Comparison") -> dict[str, Any]:

@@ -107,6 +107,25 @@ class Gate(_Section):
         return {rule: bound for rule, bound in self.model_dump().items() if bound is not None}
 
 
+class Monitoring(_Section):
+    """Thresholds of ``mlship drift``. A column drifts when its change is both significant and large."""
+
+    #: Family-wise significance level over all of a run's tests (Holm's correction).
+    p_value: float = Field(0.05, gt=0, lt=1)
+    #: The dataset drifts when at least this share of its features drift.
+    drift_share: float = Field(0.5, gt=0, le=1)
+    #: A change is large when its population stability index reaches this,
+    psi: float = Field(0.2, gt=0)
+    #: or, for numbers, when the Wasserstein distance reaches this many reference standard deviations,
+    wasserstein: float = Field(0.1, gt=0)
+    #: or, for categories, when the Jensen-Shannon distance (base 2, from 0 to 1) reaches this.
+    jensen_shannon: float = Field(0.1, gt=0, le=1)
+    #: Quantile bins of a number's reference for the PSI.
+    bins: int = Field(10, ge=2, le=50)
+    #: Fewer rows of current data than this cannot be judged (exit code 2).
+    min_rows: int = Field(100, ge=1)
+
+
 class ModelSpec(_Section):
     description: str = ""
     task: Task
@@ -114,6 +133,7 @@ class ModelSpec(_Section):
     model: ModelConfig
     evaluation: Evaluation = Evaluation()
     gates: dict[MetricName, Gate] = {}
+    monitoring: Monitoring = Monitoring()
     version: str | None = None
 
 
@@ -171,7 +191,8 @@ class Spec:
         """What determines the trained model and its metrics.
 
         Gates, notes, slices and bootstrap settings do not: they are applied to the
-        cached predictions when models are compared.
+        cached predictions when models are compared. Nor do monitoring thresholds, which
+        apply to the reference profile when drift is checked.
         """
         config = self.config.model_dump(mode="json", include={"task", "data", "model"})
         config["evaluation"] = {"metrics": self.metrics, "positive_class": self.config.evaluation.positive_class}
