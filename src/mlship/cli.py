@@ -605,6 +605,7 @@ def drift(ctx: click.Context, model: str, current: Path, out: Path | None, as_js
                                result.drifted, report, context.run_url)
         where = f" #{outcome.number} ({outcome.url})" if outcome.number else ""
         click.echo(f"drift issue: {outcome.action}{where}", err=True)
+        set_outputs({"issue-action": outcome.action, "issue": str(outcome.number or "")})
     ctx.exit(result.exit_code)
 
 
