@@ -6,6 +6,7 @@ git repositories for the pull request and for the step that shows a broken spec.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -94,8 +95,9 @@ def merge_and_deploy(repo: Path, env: dict[str, str]) -> None:
     mlship("deploy", "churn", "--stage", "prod", "--prediction-log", str(repo / "logs"), "--log-rate", "1",
            cwd=repo, env=env)
 
-    title("9. A prediction over HTTP, answered by the new version")
+    title("9. A prediction over HTTP, answered by the new version; then a month of traffic")
     ask(repo)
+    traffic(repo)
 
     title("10. Roll prod back: v0.1.0 answers again, as /metadata shows")
     mlship("rollback", "churn", "--stage", "prod", "--prediction-log", str(repo / "logs"), "--log-rate", "1",
@@ -104,6 +106,9 @@ def merge_and_deploy(repo: Path, env: dict[str, str]) -> None:
 
     title("11. The history: every version and every assignment is a git tag (gto reads them too)")
     mlship("history", "churn", cwd=repo, env=env)
+
+    title("12. Drift: the logged traffic against the training data (exit code 1: the customers changed)")
+    mlship("drift", "churn", "--current", "logs", cwd=repo, env=env, expect=1)
 
 
 def ask(repo: Path) -> None:
@@ -122,12 +127,32 @@ def ask(repo: Path) -> None:
     print(json.dumps({key: served.get(key) for key in ("release", "tag", "fingerprint")}))
 
 
+def traffic(repo: Path, rows: int = 800) -> None:
+    """POST a month of new customers, who stay for shorter and pay more than those the model
+    was trained on, to the served model; the service logs them for `mlship drift`."""
+    import requests
+
+    spec = importlib.util.spec_from_file_location("generate_data", repo / "models/churn/generate_data.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    customers = generator.generate(rows, seed=2026)
+    customers["tenure_months"] = (customers["tenure_months"] // 3).clip(lower=1)
+    customers["monthly_charges"] = customers["monthly_charges"] + 12
+    features = customers.drop(columns=["customer_id", "churned"]).astype(object)
+    records = features.where(features.notna(), None).to_dict(orient="records")
+    url = json.loads((repo / ".mlship/deploy/prod/churn.json").read_text())["server"]["url"]
+    print(f"# {rows} new customers (shorter tenure, higher charges) sent to {url}/predict_proba, 100 at a time")
+    for start in range(0, rows, 100):
+        requests.post(f"{url}/predict_proba", json={"records": records[start:start + 100]},
+                      timeout=60).raise_for_status()
+
+
 def broken_spec(work: Path, env: dict[str, str]) -> None:
     project = work / "broken"
     shutil.copytree(ROOT / "models" / "cancer", project / "models" / "cancer")
     edit(project / "models/cancer/model.yaml", "seed: 42", "sede: 42")
     edit(project / "models/cancer/model.yaml", "metrics:", "metric:")
-    title("12. A spec with two typos: each is named with its file, line and field (exit code 2)")
+    title("13. A spec with two typos: each is named with its file, line and field (exit code 2)")
     mlship("validate", cwd=project, env=env, expect=2)
 
 
