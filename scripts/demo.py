@@ -1,7 +1,10 @@
 """The journey `make demo` walks through, with the real `mlship` command at each step.
 
 It uses a fresh cache folder, so the first training run always trains, and temporary
-git repositories for the pull request and for the step that shows a broken spec.
+git repositories: one where a pull request is reviewed, merged, released, deployed to
+a local server on 127.0.0.1, changed again, rolled back and checked for drift (on the
+embedded defaults: the local registry, local serving, a dry-run comment), and one for
+the step that shows a broken spec. Every server it starts is stopped at the end.
 """
 
 from __future__ import annotations
@@ -107,9 +110,6 @@ def merge_and_deploy(repo: Path, env: dict[str, str]) -> None:
     title("11. The history: every version and every assignment is a git tag (gto reads them too)")
     mlship("history", "churn", cwd=repo, env=env)
 
-    title("12. Drift: the logged traffic against the training data (exit code 1: the customers changed)")
-    mlship("drift", "churn", "--current", "logs", cwd=repo, env=env, expect=1)
-
 
 def ask(repo: Path) -> None:
     """POST one customer to the served churn model, and ask it which version it is."""
@@ -152,7 +152,7 @@ def broken_spec(work: Path, env: dict[str, str]) -> None:
     shutil.copytree(ROOT / "models" / "cancer", project / "models" / "cancer")
     edit(project / "models/cancer/model.yaml", "seed: 42", "sede: 42")
     edit(project / "models/cancer/model.yaml", "metrics:", "metric:")
-    title("13. A spec with two typos: each is named with its file, line and field (exit code 2)")
+    title("12. A spec with two typos: each is named with its file, line and field (exit code 2)")
     mlship("validate", cwd=project, env=env, expect=2)
 
 
@@ -174,6 +174,8 @@ def main() -> None:
         finally:
             subprocess.run([str(MLSHIP), "stop", "churn", "--stage", "prod"], cwd=repo, env=env, check=False)
         broken_spec(work, env)
+        title("13. Drift: the traffic the service logged, against the training data (exit code 1: customers changed)")
+        mlship("drift", "churn", "--current", "logs", cwd=repo, env=env, expect=1)
     print("\nDone. Next: edit a model in models/ and run `mlship train`, or `mlship pr --dry-run` on a branch.")
 
 

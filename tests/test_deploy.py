@@ -68,6 +68,18 @@ def tag_names(root: Path) -> list[str]:
 # --- the released project, shared by the module ---------------------------------------------
 
 
+def reviewed_churn(root: Path, ignore: str = "") -> None:
+    """A repository whose main holds the churn model and its ledger, as a reviewed merge leaves it."""
+    (root / ".gitignore").write_text(".mlship/\ndist/\nreports/pr-*\n" + ignore)
+    git(root, "init", "-q", "-b", "main")
+    commit_all(root, "initial")
+    (root / "models" / "churn").mkdir(parents=True)
+    write_spec(root)
+    customers().to_csv(root / "models" / "churn" / "customers.csv", index=False)
+    ok(mlship(root, "pr", "--base", "main", "--dry-run"))
+    commit_all(root, "add churn, reviewed")
+
+
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A repository with churn v0.1.0 and v0.1.1 released to the local registry, on main."""
@@ -75,14 +87,7 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         hermetic(patch, tmp_path_factory.mktemp("home"))
         root = tmp_path_factory.mktemp("deploy") / "project"
         root.mkdir()
-        (root / ".gitignore").write_text(".mlship/\ndist/\nreports/pr-*\ndeploy/\n")
-        git(root, "init", "-q", "-b", "main")
-        commit_all(root, "initial")
-        (root / "models" / "churn").mkdir(parents=True)
-        write_spec(root)
-        customers().to_csv(root / "models" / "churn" / "customers.csv", index=False)
-        ok(mlship(root, "pr", "--base", "main", "--dry-run"))
-        commit_all(root, "add churn, reviewed")
+        reviewed_churn(root, ignore="deploy/\n")
         ok(mlship(root, "release", "churn"))
         review(root, "{max_iter: 1000, C: 0.05}")
         ok(mlship(root, "release", "churn"))

@@ -20,9 +20,8 @@ import yaml
 from action_harness import default_environment, run_action
 from conftest import REPO_ROOT
 from repo_helpers import commit_all, git
-from sample_churn import customers
-from test_deploy import mlship, ok
-from test_registry import review, write_spec
+from test_deploy import reviewed_churn
+from test_registry import review
 
 ACTIONS = REPO_ROOT / "actions"
 IMAGE_REGISTRY = "ghcr.io/acme"
@@ -58,14 +57,7 @@ class Job:
 def repo(factory, tmp_path) -> Path:
     """main with the churn model reviewed (its ledger committed) and pushed to a bare origin."""
     root = factory.root
-    (root / ".gitignore").write_text(".mlship/\ndist/\nreports/pr-*\n")
-    git(root, "init", "-q", "-b", "main")
-    commit_all(root, "initial")
-    (root / "models" / "churn").mkdir(parents=True)
-    write_spec(root)
-    customers().to_csv(root / "models" / "churn" / "customers.csv", index=False)
-    ok(mlship(root, "pr", "--base", "main", "--dry-run"))
-    commit_all(root, "add churn, reviewed")
+    reviewed_churn(root)
     origin = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", str(origin))
     git(root, "remote", "add", "origin", str(origin))
