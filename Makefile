@@ -18,6 +18,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/pr_flow.py
+	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/drift.py
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
