@@ -309,3 +309,7 @@ def test_deploy_with_push_fetches_the_shared_tags_and_pushes_the_assignment(proj
     result = deployed(root, "--target", "kubernetes", "--image-registry", "ghcr.io/acme", "--push")
     assert result["pushed"] is True
     assert "churn#prod#1" in git(origin, "tag", "--list").split()
+    git(origin, "tag", "-d", "churn#prod#1")  # as if the push had failed
+    again = deployed(root, "--target", "kubernetes", "--image-registry", "ghcr.io/acme", "--push")
+    assert again["assigned"] is False and again["pushed"] is True
+    assert "churn#prod#1" in git(origin, "tag", "--list").split()

@@ -202,10 +202,10 @@ def _deploy(project: Project, found: Registry, stage: str, store: releases.Backe
         fetched = releases.fetch(project, found.model, str(version.version), store, Path(scratch))
         with target.land(version, stage, fetched.archive) as landed:
             assigned = registry.assign(project, found.model, str(version.version), stage, note)
-    if push and assigned.created:
+    if push:  # also when the assignment was current already: an earlier run may have failed to push it
         registry.push(project, [assigned.event.tag], remote)
-    return Deployed(stage, target.kind, version, assigned.event, assigned.created, push and assigned.created,
-                    landed, previous.version if previous else None)
+    return Deployed(stage, target.kind, version, assigned.event, assigned.created, push, landed,
+                    previous.version if previous else None)
 
 
 # --- the local target ----------------------------------------------------------------------------
