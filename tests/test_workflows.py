@@ -130,6 +130,12 @@ def test_jobs_that_compare_or_tag_check_out_the_history(name):
         assert first["uses"].startswith("actions/checkout@") and first["with"]["fetch-depth"] == "0", job_name
 
 
+def test_a_new_push_to_a_pull_request_cancels_its_superseded_run():
+    workflow = load(REPO_ROOT / ".github/workflows/pr.yml")
+    assert workflow["concurrency"] == {"group": "mlship-pr-${{ github.event.pull_request.number }}",
+                                       "cancel-in-progress": "true"}
+
+
 @pytest.mark.parametrize("name", ["mlship-release.yml", "mlship-rollback.yml"])
 def test_releases_and_deploys_of_a_model_run_one_at_a_time_and_are_never_cancelled(name):
     groups = {job_name: job.get("concurrency") for job_name, job in load(REPO_ROOT / ".github/workflows" / name)[
