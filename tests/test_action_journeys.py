@@ -75,18 +75,23 @@ class Runner:
                 "run_id": "99", "base_ref": "main", "head_ref": "tune", "api_url": self.fake.api_url}
 
     def run(self, action: str, inputs: dict, step: str = "step"):
-        github = self.github_context()
-        base_env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLSHIP_", "RUNNER_"))},
-            **default_environment(github, self.repo, self.tmp / "event"),
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "GITHUB_API_URL": self.fake.api_url,
-            "MLSHIP_CACHE_DIR": str(self.tmp / "cache"),
-        }
-        runner = {"temp": str(self.tmp / f"runner-{step}"), "os": "Linux"}
-        Path(runner["temp"]).mkdir(parents=True, exist_ok=True)
-        return run_action(ACTIONS / action, inputs, workspace=self.repo, github=github, base_env=base_env,
-                          runner=runner, temp_dir=self.tmp / f"harness-{step}")
+        return run_in_job(self.repo, self.fake, self.tmp, self.github_context(), action, inputs, step)
+
+
+def run_in_job(repo: Path, fake, tmp: Path, github: dict, action: str, inputs: dict, step: str):
+    """Run one of our actions as a step of a job on ``repo`` for the event in ``github``, with
+    mlship from this interpreter, a cache in ``tmp`` and the fake as GitHub's API."""
+    base_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLSHIP_", "RUNNER_"))},
+        **default_environment(github, repo, tmp / f"event-{step}"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "GITHUB_API_URL": fake.api_url,
+        "MLSHIP_CACHE_DIR": str(tmp / "cache"),
+    }
+    runner = {"temp": str(tmp / f"runner-{step}"), "os": "Linux"}
+    Path(runner["temp"]).mkdir(parents=True, exist_ok=True)
+    return run_action(ACTIONS / action, inputs, workspace=repo, github=github, base_env=base_env, runner=runner,
+                      temp_dir=tmp / f"harness-{step}")
 
 
 def test_a_pull_request_gets_one_sticky_comment_and_a_verdict_status(repo, github, tmp_path):

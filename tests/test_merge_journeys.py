@@ -10,20 +10,16 @@ go to `origin`, where the next run (and Argo CD or Flux) would read them.
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from action_harness import default_environment, run_action
-from conftest import REPO_ROOT
 from repo_helpers import commit_all, git
+from test_action_journeys import run_in_job
 from test_deploy import reviewed_churn
 from test_registry import review
 
-ACTIONS = REPO_ROOT / "actions"
 IMAGE_REGISTRY = "ghcr.io/acme"
 
 
@@ -38,17 +34,7 @@ class Job:
                        "run_id": "42", "api_url": fake.api_url}
 
     def run(self, action: str, inputs: dict, step: str):
-        base_env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLSHIP_", "RUNNER_"))},
-            **default_environment(self.github, self.repo, self.tmp / f"event-{step}"),
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "GITHUB_API_URL": self.fake.api_url,
-            "MLSHIP_CACHE_DIR": str(self.tmp / "cache"),
-        }
-        runner = {"temp": str(self.tmp / f"runner-{step}"), "os": "Linux"}
-        Path(runner["temp"]).mkdir(parents=True, exist_ok=True)
-        result = run_action(ACTIONS / action, inputs, workspace=self.repo, github=self.github, base_env=base_env,
-                            runner=runner, temp_dir=self.tmp / f"harness-{step}")
+        result = run_in_job(self.repo, self.fake, self.tmp, self.github, action, inputs, step)
         assert not result.failed, result.report()
         return result
 
