@@ -290,10 +290,10 @@ def markdown_table(ratios: list[Ratio]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
+def machine(libraries: tuple[str, ...] = ("scikit-learn", "pandas", "numpy")) -> str:
     from importlib import metadata
 
-    versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("scikit-learn", "pandas", "numpy"))
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in libraries)
     return f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {versions}, {platform.platform()}"
 
 

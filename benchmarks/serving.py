@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -52,10 +51,10 @@ import requests
 from mlship import api, packaging, serving
 from mlship.cache import CacheEntry
 from mlship.project import Project
+from run import machine, mlship_revision  # benchmarks/run.py, beside this script
 
 PYTHON = Path(sys.executable)  # not resolved: the venv's python is a symlink
 MLSHIP = PYTHON.parent / "mlship"
-HERE = Path(__file__).resolve().parent
 MODEL = "churn"
 ROWS = 5_000
 SEED = 0
@@ -364,24 +363,6 @@ def log(text: str) -> None:
     print(text, flush=True)
 
 
-def machine() -> str:
-    from importlib import metadata
-
-    versions = ", ".join(f"{name} {metadata.version(name)}"
-                         for name in ("bentoml", "scikit-learn", "pandas", "numpy", "requests"))
-    return f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {versions}, {platform.platform()}"
-
-
-def mlship_revision() -> str:
-    """The commit measured, and whether src/ had uncommitted changes (which the runs include)."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True).stdout.strip()
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", str(HERE.parent / "src"))
-    return commit + (" + uncommitted changes in src/" if dirty else "")
-
-
 def describe_runs(label: str, runs: list[Run]) -> str:
     described = []
     for r in runs:
@@ -505,7 +486,7 @@ def main() -> None:
         sys.exit(f"{MLSHIP} not found: run this with the venv's python (make bench)")
     started = time.perf_counter()
     load = os.getloadavg()[0]
-    log(f"machine: {machine()}")
+    log(f"machine: {machine(('bentoml', 'scikit-learn', 'pandas', 'numpy', 'requests'))}")
     log(f"mlship: commit {mlship_revision()}")
     log(f"load average at start: {load:.2f}" + ("  (busy machine: timings will be noisy)" if load > BUSY_LOAD else ""))
     with tempfile.TemporaryDirectory(prefix="mlship-bench-serving-") as temporary:
