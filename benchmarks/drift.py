@@ -84,9 +84,9 @@ MLSHIP_WORKER = """
 import json, sys, time
 import pandas as pd
 import scipy.spatial.distance, scipy.stats  # imported before the clock starts, as Evidently's are
-from mlship.drift import Current, detect
-from mlship.profile import profile_frame
+from mlship.monitor.drift import Current, detect
 from mlship.spec import Monitoring
+from mlship.train.profile import profile_frame
 
 reference, current, categorical = pd.read_parquet(sys.argv[1]), pd.read_parquet(sys.argv[2]), json.loads(sys.argv[3])
 started = time.perf_counter()

@@ -29,13 +29,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-#: The same cap as mlship.training.MAX_CATEGORIES.
+#: The same cap as mlship.train.fit.MAX_CATEGORIES.
 MAX_CATEGORIES = 50
 
 
 def build_pipeline(estimator: HistGradientBoostingClassifier, numeric: list[str],
                    categorical: list[str]) -> Pipeline:
-    """The pipeline of mlship.training.build_pipeline, step for step."""
+    """The pipeline of mlship.train.fit.build_pipeline, step for step."""
     numeric_steps = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_CATEGORIES,
                             sparse_output=False)

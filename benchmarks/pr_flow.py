@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from mlship.bootstrap import Predictions, paired_bootstrap
+from mlship.review.bootstrap import Predictions, paired_bootstrap
 
 PYTHON = Path(sys.executable)
 MLSHIP = PYTHON.parent / "mlship"

@@ -5,7 +5,7 @@ Builds a throw-away project in a temporary folder (a git repository with a churn
 classifier on generated customers: 5,000 rows, 5 numeric and 3 categorical features),
 reviews it with ``mlship pr --base main --dry-run``, commits the ledger and packages it with
 ``mlship package`` (timed: the first package, and repeats that reuse everything). The archive
-is imported into a fresh BentoML home and served with ``mlship.serving.start``, as a local
+is imported into a fresh BentoML home and served with ``mlship.ship.serving.start``, as a local
 deploy does. Then, from this process over loopback:
 
 - throughput, 8 requests at a time (a thread pool of 8, one ``requests.Session`` each), of
@@ -48,9 +48,10 @@ import pandas as pd
 import psutil
 import requests
 
-from mlship import api, packaging, serving
-from mlship.cache import CacheEntry
+from mlship import api
 from mlship.project import Project
+from mlship.ship import packaging, serving
+from mlship.train.cache import CacheEntry
 from run import machine, mlship_revision  # benchmarks/run.py, beside this script
 
 PYTHON = Path(sys.executable)  # not resolved: the venv's python is a symlink

@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from action_harness import default_environment, run_action
-from conftest import REPO_ROOT
+from jobs import ACTIONS, run_in_job
 
-ACTIONS = REPO_ROOT / "actions"
 CANCER = """
 task: classification
 data: {sklearn: breast_cancer, split: {test_size: 0.3, seed: 3}}
@@ -76,22 +74,6 @@ class Runner:
 
     def run(self, action: str, inputs: dict, step: str = "step"):
         return run_in_job(self.repo, self.fake, self.tmp, self.github_context(), action, inputs, step)
-
-
-def run_in_job(repo: Path, fake, tmp: Path, github: dict, action: str, inputs: dict, step: str):
-    """Run one of our actions as a step of a job on ``repo`` for the event in ``github``, with
-    mlship from this interpreter, a cache in ``tmp`` and the fake as GitHub's API."""
-    base_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLSHIP_", "RUNNER_"))},
-        **default_environment(github, repo, tmp / f"event-{step}"),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "GITHUB_API_URL": fake.api_url,
-        "MLSHIP_CACHE_DIR": str(tmp / "cache"),
-    }
-    runner = {"temp": str(tmp / f"runner-{step}"), "os": "Linux"}
-    Path(runner["temp"]).mkdir(parents=True, exist_ok=True)
-    return run_action(ACTIONS / action, inputs, workspace=repo, github=github, base_env=base_env, runner=runner,
-                      temp_dir=tmp / f"harness-{step}")
 
 
 def test_a_pull_request_gets_one_sticky_comment_and_a_verdict_status(repo, github, tmp_path):

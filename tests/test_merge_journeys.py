@@ -15,28 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from churn_repos import review, reviewed_churn
+from jobs import Job
 from repo_helpers import commit_all, git
-from test_action_journeys import run_in_job
-from test_deploy import reviewed_churn
-from test_registry import review
 
 IMAGE_REGISTRY = "ghcr.io/acme"
-
-
-class Job:
-    """Runs our composite actions as the steps of one workflow job, for one event."""
-
-    def __init__(self, repo: Path, fake, tmp: Path, event_name: str, event: dict):
-        self.repo, self.fake, self.tmp = repo, fake, tmp
-        self.github = {"event_name": event_name, "event": event, "token": fake.token, "repository": fake.repository,
-                       "repository_owner": fake.repository.split("/")[0], "sha": git(repo, "rev-parse", "HEAD").strip(),
-                       "ref": "refs/heads/main", "ref_name": "main", "server_url": "https://github.example",
-                       "run_id": "42", "api_url": fake.api_url}
-
-    def run(self, action: str, inputs: dict, step: str):
-        result = run_in_job(self.repo, self.fake, self.tmp, self.github, action, inputs, step)
-        assert not result.failed, result.report()
-        return result
 
 
 @pytest.fixture

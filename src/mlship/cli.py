@@ -33,7 +33,7 @@ class _Group(click.Group):
             for problem in problems:
                 click.secho(f"error: {problem}", fg="red", err=True)
             if isinstance(error, SpecError) and os.environ.get("GITHUB_ACTIONS") == "true":
-                from mlship.actions import annotation
+                from mlship.github.actions import annotation
 
                 for problem in error.problems:
                     click.echo(annotation(problem))
@@ -132,7 +132,8 @@ def changed(ctx: click.Context, base: str | None, as_json: bool) -> None:
 
     Example: mlship changed --base origin/main --json
     """
-    from mlship import changes, ui
+    from mlship import ui
+    from mlship.review import changes
 
     project = _project(ctx)
     result = changes.changed_models(project, base or changes.default_base(project))
@@ -179,7 +180,7 @@ def pr(ctx: click.Context, base: str | None, dry_run: bool, as_json: bool, out: 
     Example: mlship pr --base main --dry-run
     """
     from mlship import api
-    from mlship.actions import RunContext, annotation, set_outputs, write_step_summary
+    from mlship.github.actions import RunContext, annotation, set_outputs, write_step_summary
 
     project = _project(ctx)
     context = RunContext.from_env().overridden(repository=repo, pr_number=pr_number, head_sha=sha)
@@ -246,9 +247,9 @@ def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, k
 
     Example: mlship comment --pr 12 --body-file reports/pr-comment.md
     """
-    from mlship.actions import RunContext
-    from mlship.github import GitHub
-    from mlship.publish import (check_handoff_is_for, post_sticky, publish_model_statuses, publish_verdict,
+    from mlship.github.actions import RunContext
+    from mlship.github.client import GitHub
+    from mlship.github.publish import (check_handoff_is_for, post_sticky, publish_model_statuses, publish_verdict,
                                 read_handoff)
 
     context = RunContext.from_env().overridden(repository=repo, pr_number=pr_number)
@@ -291,7 +292,7 @@ def ledger_verify(ctx: click.Context, model: str) -> None:
 
     Example: mlship ledger verify churn
     """
-    from mlship import ledger as ledger_module
+    from mlship.review import ledger as ledger_module
 
     verification = ledger_module.verify(_project(ctx), model)
     if verification.matches:
@@ -320,8 +321,8 @@ def package(ctx: click.Context, model: str, allow_failed: bool) -> None:
 
     Example: mlship package churn
     """
-    from mlship import packaging
-    from mlship.actions import set_outputs
+    from mlship.github.actions import set_outputs
+    from mlship.ship import packaging
 
     made = packaging.package(_project(ctx), model, allow_failed=allow_failed)
     set_outputs({"archive": _shown(made.archive), "sha256": made.sha256, "bento": made.bento_tag})
@@ -350,7 +351,7 @@ def _backend_options(command):
 
 
 def _backend(project, kind: str, folder: Path | None, repo: str | None):
-    from mlship import releases
+    from mlship.ship import releases
 
     return releases.backend(project, kind, folder, repo, os.environ.get("GITHUB_TOKEN"))
 
@@ -377,8 +378,9 @@ def release(ctx: click.Context, model: str, kind: str, folder: Path | None, repo
 
     Example: mlship release churn --push
     """
-    from mlship import releases, ui
-    from mlship.actions import set_outputs
+    from mlship import ui
+    from mlship.github.actions import set_outputs
+    from mlship.ship import releases
 
     project = _project(ctx)
     result = releases.release(project, model, _backend(project, kind, folder, repo), push=push, remote=remote,
@@ -401,7 +403,8 @@ def history(ctx: click.Context, model: str, as_json: bool) -> None:
 
     Example: mlship history churn --json
     """
-    from mlship import registry, ui
+    from mlship import ui
+    from mlship.ship import registry
 
     found = registry.read(_project(ctx), model)
     click.echo(json.dumps(found.to_dict(), indent=2) if as_json else ui.history(found))
@@ -435,7 +438,7 @@ def _target_options(command):
 
 def _target(project, target_kind: str, port: int | None, ready_timeout: float, prediction_log: Path | None,
             log_rate: float | None, image_registry: str | None, build_image: bool, push_image: bool):
-    from mlship import deploy
+    from mlship.ship import deploy
 
     if target_kind == "local":
         return deploy.LocalTarget(project, port, ready_timeout, prediction_log, log_rate)
@@ -464,7 +467,8 @@ def deploy_command(ctx: click.Context, model: str, stage: str, version: str | No
 
     Example: mlship deploy churn --stage prod
     """
-    from mlship import deploy, ui
+    from mlship import ui
+    from mlship.ship import deploy
 
     project = _project(ctx)
     result = deploy.deploy(project, model, stage, _backend(project, kind, folder, repo),
@@ -494,7 +498,8 @@ def rollback(ctx: click.Context, model: str, stage: str, to: str | None, kind: s
 
     Example: mlship rollback churn --stage prod
     """
-    from mlship import deploy, ui
+    from mlship import ui
+    from mlship.ship import deploy
 
     project = _project(ctx)
     result = deploy.rollback(project, model, stage, _backend(project, kind, folder, repo),
@@ -504,7 +509,7 @@ def rollback(ctx: click.Context, model: str, stage: str, to: str | None, kind: s
 
 
 def _deployed_outputs(result) -> None:
-    from mlship.actions import set_outputs
+    from mlship.github.actions import set_outputs
 
     landed = result.landed
     set_outputs({"version": str(result.version.version), "assignment": result.assignment.tag,
@@ -530,7 +535,7 @@ def serve(ctx: click.Context, model: str, stage: str | None, version: str | None
 
     Example: mlship serve churn --stage prod
     """
-    from mlship import deploy
+    from mlship.ship import deploy
 
     if stage and version:
         raise click.UsageError("give --stage or --version, not both")
@@ -547,7 +552,7 @@ def stop(ctx: click.Context, model: str, stage: str) -> None:
 
     Example: mlship stop churn --stage prod
     """
-    from mlship import deploy
+    from mlship.ship import deploy
 
     stopped = deploy.stop_local(_project(ctx), model, stage)
     if stopped is None:
@@ -582,8 +587,8 @@ def drift(ctx: click.Context, model: str, current: Path, out: Path | None, as_js
 
     Example: mlship drift churn --current logs/
     """
-    from mlship import drift as drifting
-    from mlship.actions import RunContext, set_outputs, write_step_summary
+    from mlship.github.actions import RunContext, set_outputs, write_step_summary
+    from mlship.monitor import drift as drifting
 
     project = _project(ctx)
     result = drifting.check(model, current, project, out)
@@ -595,8 +600,8 @@ def drift(ctx: click.Context, model: str, current: Path, out: Path | None, as_js
     for path in result.written:
         click.echo(f"wrote {_shown(path)}", err=True)
     if issue:
-        from mlship.drift_issues import report_drift
-        from mlship.github import GitHub
+        from mlship.github.client import GitHub
+        from mlship.monitor.drift_issues import report_drift
 
         context = RunContext.from_env().overridden(repository=repo)
         if not context.repository:
@@ -635,10 +640,10 @@ def retrain(ctx: click.Context, model: str, data: Path, note: str | None, push: 
 
     Example: mlship retrain churn --data exports/churn-2026-11.csv --push
     """
-    from mlship import retrain as retraining
     from mlship import ui
-    from mlship.actions import RunContext
-    from mlship.github import GitHub
+    from mlship.github.actions import RunContext
+    from mlship.github.client import GitHub
+    from mlship.monitor import retrain as retraining
 
     token = os.environ.get("GITHUB_TOKEN")
     client = GitHub(token) if push and token else None

@@ -1,7 +1,7 @@
 """The catalogue of metrics: names, the task each belongs to, and which way is better.
 
 Kept free of heavy imports so that specs can be validated without scikit-learn;
-:mod:`mlship.evaluation` computes them.
+:mod:`mlship.train.evaluation` computes them.
 """
 
 from __future__ import annotations

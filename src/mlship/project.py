@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlship.errors import ProjectError, did_you_mean
-from mlship.spec import SPEC_FILE
+from mlship.spec import SPEC_FILE, Spec, load_spec
 
 MODELS_DIR = "models"
 CACHE_ENV = "MLSHIP_CACHE_DIR"
@@ -56,3 +56,7 @@ class Project:
         names = self.model_names()
         known = f"Models here: {', '.join(names)}" if names else f"no model folders under {self.models_dir}"
         raise ProjectError(f"no model '{model}'{did_you_mean(model, names)}. {known}")
+
+    def spec(self, model: str) -> Spec:
+        """The validated spec of a model given by name or folder."""
+        return load_spec(self.model_dir(model))

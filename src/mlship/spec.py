@@ -5,7 +5,7 @@ every problem, whether pydantic's or one of the semantic checks below, is report
 with the file, the line and the dotted field, and says what is allowed.
 
 Validation here needs no scikit-learn: checks that import the estimator live in
-:func:`mlship.training.check_model`, which runs only when a model is about to train.
+:func:`mlship.train.fit.check_model`, which runs only when a model is about to train.
 """
 
 from __future__ import annotations

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlship.api import TrainResult
-    from mlship.changes import ChangeSet
-    from mlship.deploy import Deployed
-    from mlship.registry import Event, Registry
-    from mlship.releases import Released
-    from mlship.retrain import Retrained
+    from mlship.monitor.retrain import Retrained
+    from mlship.review.changes import ChangeSet
+    from mlship.review.gates import TrainResult
+    from mlship.ship.deploy import Deployed
+    from mlship.ship.registry import Event, Registry
+    from mlship.ship.releases import Released
     from mlship.spec import Spec
 
 PASS, FAIL, WARN = "✅", "❌", "⚠️"

@@ -53,7 +53,7 @@ def expand_upload_url(template: str, name: str, label: str | None = None) -> str
 
 def test_the_description_is_cached_in_the_repository(github_contract: GitHubContract) -> None:
     assert fake_github.OPENAPI_FILE.is_file()
-    repository_root = Path(__file__).resolve().parent.parent
+    repository_root = Path(__file__).resolve().parents[2]
     assert fake_github.OPENAPI_FILE.parent == repository_root / ".cache" / "octokit-openapi-23.0.2"
     assert github_contract.spec["openapi"] == "3.0.3"
     assert len(github_contract.spec["paths"]) == 811

@@ -1,5 +1,5 @@
-"""mlship's GitHub client (``mlship.github``), the sticky comment and the verdict (``mlship.publish``),
-and the run context, annotations and step summary (``mlship.actions``), against the fake GitHub.
+"""mlship's GitHub client (``mlship.github.client``), the sticky comment and the verdict (``mlship.github.publish``),
+and the run context, annotations and step summary (``mlship.github.actions``), against the fake GitHub.
 
 Every request the client makes goes over HTTP to ``tests/fake_github.py``, which checks it
 against GitHub's OpenAPI description: a test that passes here also sent requests GitHub
@@ -19,10 +19,10 @@ import pytest
 import requests
 
 from fake_github import FakeGitHub
-from mlship.actions import STEP_SUMMARY_LIMIT, RunContext, annotation, write_step_summary
 from mlship.errors import Location, MlshipError, Problem
-from mlship.github import API_VERSION, DEFAULT_API_URL, GitHub, GitHubError
-from mlship.publish import ACTIONS_BOT, post_sticky, publish_verdict
+from mlship.github.actions import STEP_SUMMARY_LIMIT, RunContext, annotation, write_step_summary
+from mlship.github.client import API_VERSION, DEFAULT_API_URL, GitHub, GitHubError
+from mlship.github.publish import ACTIONS_BOT, post_sticky, publish_verdict
 
 REPO = "acme/models"
 PR = 7

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from fake_github import FakeGitHub
-from mlship.publish import ACTIONS_BOT, Handoff, write_handoff
+from mlship.github.publish import ACTIONS_BOT, Handoff, write_handoff
 from repo_helpers import branch_off, commit_all, edit, git
 
 REPO = "acme/models"
@@ -654,7 +654,7 @@ def test_the_token_never_shows_even_with_traceback(factory, github_env):
     body.write_text("## report")
     process = run_mlship("--traceback", "comment", "--pr", str(PR), "--body-file", str(body), cwd=factory.root)
     assert process.returncode == 1 and "Traceback" in process.stderr
-    assert "mlship.github.GitHubError: the token may not POST" in process.stderr
+    assert "mlship.github.client.GitHubError: the token may not POST" in process.stderr
     assert_no_token(token, process.stdout, process.stderr)
 
 

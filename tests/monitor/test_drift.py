@@ -19,14 +19,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mlship import api, drift
-from mlship.cache import CacheEntry
-from mlship.drift import Current, detect, holm
+from mlship import api
 from mlship.errors import DataError, SpecError
-from mlship.fingerprint import fingerprint
-from mlship.profile import profile_frame
+from mlship.monitor import drift
+from mlship.monitor.drift import Current, detect, holm
 from mlship.project import Project
 from mlship.spec import Monitoring, load_spec
+from mlship.train.cache import CacheEntry
+from mlship.train.fingerprint import fingerprint
+from mlship.train.profile import profile_frame
 from sample_churn import CHURN, customers
 
 # --- generated data for the statistics -------------------------------------------------

@@ -1,4 +1,4 @@
-"""One GitHub issue per drifting model (``mlship.drift_issues``), against the fake GitHub.
+"""One GitHub issue per drifting model (``mlship.monitor.drift_issues``), against the fake GitHub.
 
 Every request goes over HTTP to ``tests/fake_github.py``, which checks it against GitHub's
 OpenAPI description and keeps the issues, so the tests look at what GitHub would hold.
@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 
 from fake_github import FakeGitHub
-from mlship.drift_issues import LABEL, report_drift
 from mlship.errors import MlshipError
-from mlship.github import GitHub, GitHubError
-from mlship.publish import ACTIONS_BOT
+from mlship.github.client import GitHub, GitHubError
+from mlship.github.publish import ACTIONS_BOT
+from mlship.monitor.drift_issues import LABEL, report_drift
 
 REPO = "acme/models"
 MARK = "<!-- mlship:drift:churn -->"

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 
+from churn_repos import write_spec
+from jobs import Job
 from repo_helpers import commit_all, git
 from sample_churn import customers
-from test_merge_journeys import Job
-from test_registry import write_spec
 
 
 def test_a_scheduled_check_opens_one_issue_and_one_retraining_pull_request(factory, github, tmp_path):

@@ -1,4 +1,4 @@
-"""Retraining through a pull request (``mlship.retrain``): real git repositories in temporary
+"""Retraining through a pull request (``mlship.monitor.retrain``): real git repositories in temporary
 folders, a bare repository as the remote, and the fake GitHub for the pull request."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from mlship import api
 from mlship.errors import DataError, MlshipError, SpecError
 from mlship.git import GitError
-from mlship.github import GitHub
-from mlship.retrain import Retrained, retrain
+from mlship.github.client import GitHub
+from mlship.monitor.retrain import Retrained, retrain
 from repo_helpers import git
 from sample_churn import customers
 

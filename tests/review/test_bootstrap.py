@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from mlship.bootstrap import Draws, Predictions, paired_bootstrap, score
+from mlship.review.bootstrap import Draws, Predictions, paired_bootstrap, score
 
 CLASSIFICATION = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"]
 
@@ -106,7 +106,7 @@ def test_the_interval_contains_the_point_delta_and_is_reproducible_with_the_seed
 
 
 def test_chunking_does_not_change_the_result(monkeypatch):
-    import mlship.bootstrap as module
+    import mlship.review.bootstrap as module
 
     y, a = _classifier_outputs(np.random.default_rng(10), ["a", "b", "c"], 400, skill=1.0)
     _, b = _classifier_outputs(np.random.default_rng(11), ["a", "b", "c"], 400, skill=1.0)

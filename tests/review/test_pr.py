@@ -19,10 +19,10 @@ import pytest
 from sklearn import metrics as skm
 
 from mlship import api
-from mlship.cache import Cache
-from mlship.compare import NEW_MODEL
-from mlship.data import load_dataset
-from mlship.report import MAX_COMMENT, render_comment
+from mlship.review.compare import NEW_MODEL
+from mlship.review.report import MAX_COMMENT, render_comment
+from mlship.train.cache import Cache
+from mlship.train.data import load_dataset
 from repo_helpers import branch_off, commit_all, edit, git
 
 GITHUB_LIMIT = 65_536

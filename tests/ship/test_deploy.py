@@ -20,25 +20,13 @@ from typing import Iterator
 import psutil
 import pytest
 import requests
-from click.testing import CliRunner, Result
 
-from mlship import deploy, serving
-from mlship.cli import cli
 from mlship.project import Project
-from repo_helpers import commit_all, git
-from test_registry import gto, hermetic, review, write_spec
-from sample_churn import customers
+from mlship.ship import deploy, serving
+from churn_repos import gto, hermetic, mlship, ok, review, reviewed_churn
+from repo_helpers import git
 
 ROW = {"age": 40, "income": 61.5, "plan": "premium", "region": "north"}
-
-
-def mlship(root: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["-C", str(root), *args], catch_exceptions=False)
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, result.stdout + result.stderr
-    return result
 
 
 def deployed(root: Path, *args: str) -> dict:
@@ -66,18 +54,6 @@ def tag_names(root: Path) -> list[str]:
 
 
 # --- the released project, shared by the module ---------------------------------------------
-
-
-def reviewed_churn(root: Path, ignore: str = "") -> None:
-    """A repository whose main holds the churn model and its ledger, as a reviewed merge leaves it."""
-    (root / ".gitignore").write_text(".mlship/\ndist/\nreports/pr-*\n" + ignore)
-    git(root, "init", "-q", "-b", "main")
-    commit_all(root, "initial")
-    (root / "models" / "churn").mkdir(parents=True)
-    write_spec(root)
-    customers().to_csv(root / "models" / "churn" / "customers.csv", index=False)
-    ok(mlship(root, "pr", "--base", "main", "--dry-run"))
-    commit_all(root, "add churn, reviewed")
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +141,7 @@ def test_a_new_server_that_fails_to_start_leaves_the_old_one_serving_and_makes_n
     broken = json.loads(ok(mlship(root, "history", "churn", "--json")).stdout)
     bento = next(e for e in broken["events"] if e["version"] == "v0.1.1")["fields"]["bento"]
     archive = root / "dist" / (bento.replace(":", "-") + ".bento")
-    from mlship.packaging import import_archive
+    from mlship.ship.packaging import import_archive
 
     home = root / ".mlship/deploy/prod/churn-v0.1.1.bentoml"
     import_archive(archive, home)

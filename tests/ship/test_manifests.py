@@ -5,7 +5,7 @@ kubernetes-validate, which ships the JSON schemas of every Kubernetes release it
 1.37 in 1.37.0) and reads them from its own package, so no test needs the network. Strict mode
 rejects unknown fields, like kubectl's default server-side field validation. The ServiceMonitor
 and the PrometheusRule are custom resources: they are validated against prometheus-operator's CRD
-schemas, vendored in ``tests/schemas/`` (``update_prometheus_operator_schemas.py`` there says where
+schemas, vendored in ``tests/ship/schemas/`` (``update_prometheus_operator_schemas.py`` there says where
 they come from). Every PromQL expression is parsed by promql-parser (the Rust parser of GreptimeDB,
 which follows Prometheus's grammar), and the Grafana dashboard is validated against the dashboard
 model of Grafana 11.0 and of 13.2 (``update_grafana_dashboard_schemas.py``). That the expressions
@@ -27,10 +27,11 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
-from mlship import manifests
 from mlship.errors import MlshipError
-from mlship.manifests import (Alerting, InvalidNameError, ManifestError, Resources, render_manifests,
+from mlship.ship import manifests
+from mlship.ship.manifests import (Alerting, InvalidNameError, ManifestError, Resources, render_manifests,
                               write_manifests)
+from mlship.templating import PACKAGE_TEMPLATES
 
 SCHEMAS = Path(__file__).parent / "schemas"
 SERVICE_MONITOR_SCHEMA = SCHEMAS / "servicemonitor-monitoring-v1.json"
@@ -642,7 +643,7 @@ def test_writing_refuses_names_that_are_not_kubernetes_names(tmp_path, stage, na
 
 
 def test_a_project_template_override_is_used(tmp_path):
-    packaged = (Path(manifests.__file__).parent / "templates" / manifests.TEMPLATE).read_text(encoding="utf-8")
+    packaged = (PACKAGE_TEMPLATES / manifests.TEMPLATE).read_text(encoding="utf-8")
     budget = ("---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: {{ name | q }}\n"
               "spec:\n  minAvailable: 1\n  selector:\n    matchLabels:\n{{ selector | block(6) }}\n")
     override = tmp_path / ".mlship" / "templates" / manifests.TEMPLATE

@@ -31,10 +31,11 @@ import requests
 import yaml
 from click.testing import CliRunner, Result
 
-from mlship import api, packaging
-from mlship.cache import PROFILE_FILE, CacheEntry
+from mlship import api
 from mlship.cli import cli
 from mlship.project import Project
+from mlship.ship import packaging
+from mlship.train.cache import PROFILE_FILE, CacheEntry
 from sample_churn import CHURN, customers
 from repo_helpers import git
 

@@ -13,64 +13,25 @@ import json
 import re
 import shutil
 import subprocess
-import sys
-import textwrap
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from mlship import registry, releases
-from mlship.cli import cli
 from mlship.files import sha256_file
-from mlship.github import GitHub
+from mlship.github.client import GitHub
 from mlship.project import Project
-from mlship.registry import Registry, RegistryError
-from sample_churn import CHURN, customers
+from mlship.ship import registry, releases
+from mlship.ship.registry import Registry, RegistryError
+from churn_repos import gto, hermetic, mlship, ok, review, write_spec
 from repo_helpers import commit_all, git
-
-
-GTO = Path(sys.executable).with_name("gto")
+from sample_churn import customers
 
 
 # --- helpers -----------------------------------------------------------------------
-
-
-def mlship(root: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["-C", str(root), *args], catch_exceptions=False)
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, result.stdout + result.stderr
-    return result
-
-
-def hermetic(patch: pytest.MonkeyPatch, home: Path) -> None:
-    """conftest's hermetic environment, for the module-scoped fixture (which runs before it)."""
-    patch.setenv("HOME", str(home))
-    patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-    for role in ("AUTHOR", "COMMITTER"):
-        patch.setenv(f"GIT_{role}_NAME", "mlship tests")
-        patch.setenv(f"GIT_{role}_EMAIL", "tests@mlship.invalid")
-    patch.setenv("BENTOML_DO_NOT_TRACK", "true")
-    for name in ("BENTOML_HOME", "MLSHIP_CACHE_DIR", "MLSHIP_REGISTRY_DIR"):
-        patch.delenv(name, raising=False)
-
-
-def write_spec(root: Path, extra: str = "", params: str = "{max_iter: 1000}") -> None:
-    spec = CHURN.replace("{max_iter: 1000}", params) + extra
-    (root / "models" / "churn" / "model.yaml").write_text(textwrap.dedent(spec).lstrip())
-
-
-def review(root: Path, params: str, extra: str = "") -> None:
-    """A change of the model on main, its ledger written by `mlship pr` and committed with it."""
-    write_spec(root, extra, params)
-    ok(mlship(root, "pr", "--base", "main", "--dry-run"))
-    commit_all(root, f"churn with {params}")
 
 
 def tags(root: Path) -> dict[str, str]:
@@ -92,12 +53,6 @@ def message(root: Path, tag: str) -> str:
 
 def head(root: Path) -> str:
     return git(root, "rev-parse", "HEAD").strip()
-
-
-def gto(root: Path, *args: str) -> str:
-    done = subprocess.run([str(GTO), *args], cwd=root, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def new_version(project: Project, version: str, fingerprint: str) -> registry.Event:

@@ -37,9 +37,11 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from mlship import api, drift, manifests, packaging
-from mlship.cache import CacheEntry
+from mlship import api
+from mlship.monitor import drift
 from mlship.project import Project
+from mlship.ship import manifests, packaging
+from mlship.train.cache import CacheEntry
 from sample_churn import CHURN, customers
 from test_manifests import FINGERPRINT, equal_matchers, promql, queries, selectors
 from test_packaging import (PRICES, PRICES_TRAIN, Printed, Server, hermetic, houses, mlship, packaged, records,

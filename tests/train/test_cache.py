@@ -20,9 +20,9 @@ import pytest
 
 from mlship import api
 from mlship.api import load
-from mlship.cache import ENTRY_FILES, LINEAGE_FILE, MANIFEST_FILE, METRICS_FILE, MODEL_FILE, STAGING_PREFIX, Cache
-from mlship.fingerprint import fingerprint
 from mlship.project import Project
+from mlship.train.cache import ENTRY_FILES, LINEAGE_FILE, MANIFEST_FILE, METRICS_FILE, MODEL_FILE, STAGING_PREFIX, Cache
+from mlship.train.fingerprint import fingerprint
 
 # --- helpers -----------------------------------------------------------------------
 

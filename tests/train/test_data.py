@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from mlship import api
-from mlship.cache import Cache
+from mlship.train.cache import Cache
 
 SPEC = "models/churn/model.yaml"
 

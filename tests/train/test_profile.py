@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlship import api, ledger
-from mlship.cache import PROFILE_FILE, CacheEntry
-from mlship.data import load_dataset
-from mlship.profile import MAX_CATEGORIES, QUANTILE_BINS, category_counts, numeric_profile, profile_frame
+from mlship import api
+from mlship.review import ledger
+from mlship.train.cache import PROFILE_FILE, CacheEntry
+from mlship.train.data import load_dataset
+from mlship.train.profile import MAX_CATEGORIES, QUANTILE_BINS, category_counts, numeric_profile, profile_frame
 from repo_helpers import branch_off, commit_all, edit
 from sample_churn import CHURN, customers
 

@@ -24,7 +24,7 @@ from sklearn import metrics as skm
 
 import mlship
 from mlship import api
-from mlship.cache import MODEL_FILE, Cache
+from mlship.train.cache import MODEL_FILE, Cache
 
 SPEC = "models/churn/model.yaml"
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from mlship.errors import MlshipError, display_path
 from mlship.files import atomic_write_json, atomic_write_text
-from mlship.github import GitHub, GitHubError
+from mlship.github.client import GitHub, GitHubError
 from mlship.spec import MODEL_NAME_RE
 
 ACTIONS_BOT = "github-actions[bot]"

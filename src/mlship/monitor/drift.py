@@ -1,7 +1,7 @@
 """Drift: does recent data still look like the data the model was trained on?
 
 Recent data (a CSV or Parquet table, or the service's prediction logs) is compared,
-column by column, with the reference profile saved at training (:mod:`mlship.profile`).
+column by column, with the reference profile saved at training (:mod:`mlship.train.profile`).
 
 A column drifts when its change is both **significant** and **large**, the rule the
 change gates follow. Significance comes from a two-sample test (Kolmogorov-Smirnov for
@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from mlship.errors import DataError, Location, did_you_mean, display_path
 from mlship.files import atomic_write_json, atomic_write_text
-from mlship.profile import category_counts, label
 from mlship.spec import Monitoring
+from mlship.train.profile import category_counts, label
 
 if TYPE_CHECKING:
     import numpy as np
@@ -182,13 +182,13 @@ def check(model: str, current: Path, project: "Project | None" = None, out: Path
     Writes ``drift-<model>.md`` and ``drift-<model>.json`` in ``out`` (default ``reports/``).
     Bad data raises :class:`DataError`, naming the file and the column.
     """
-    from mlship import api
-    from mlship.cache import CacheEntry
     from mlship.project import Project
+    from mlship.train.cache import CacheEntry
+    from mlship.train.trainer import train
 
     project = project or Project.find()
-    spec = api.load(model, project)
-    trained = api.train(model, project)
+    spec = project.spec(model)
+    trained = train(spec, project.cache_dir)
     entry = CacheEntry(trained.entry)
     profile = entry.profile()
     data = read_current(Path(current), profile, trained.fingerprint)
@@ -205,7 +205,7 @@ def check(model: str, current: Path, project: "Project | None" = None, out: Path
 
 def render(result: DriftResult, project_root: Path | None = None) -> str:
     """The Markdown report, from ``drift.md.j2`` (a project may override it in ``.mlship/templates/``)."""
-    from mlship.report import environment
+    from mlship.templating import environment
 
     return environment(project_root).get_template("drift.md.j2").render(**_report_context(result))
 
@@ -232,7 +232,7 @@ def read_current(path: Path, profile: dict[str, Any], fingerprint: str) -> Curre
 
 
 def read_table(path: Path, profile: dict[str, Any]) -> Current:
-    from mlship import data
+    from mlship.train import data
 
     frame = data.read_table(path, None)
     source = display_path(path)

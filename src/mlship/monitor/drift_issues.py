@@ -4,7 +4,7 @@ The issue carries a hidden marker, ``<!-- mlship:drift:<model> -->``, and the la
 ``mlship-drift``. Each run reads every page of the repository's open issues with that
 label (GitHub lists pull requests among issues: they are skipped) and takes those with
 the marker written by the token's own login, found as for the sticky PR comment (see
-:mod:`mlship.publish`). Then:
+:mod:`mlship.github.publish`). Then:
 
 - **drift, and no issue open**: one is created. When the create fails with a 5xx, the
   issues are listed again before creating again, since GitHub may have created it and
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlship.errors import MlshipError
-from mlship.github import GitHub, GitHubError
-from mlship.publish import ACTIONS_BOT, CREATE_ATTEMPTS, marker, same_text
+from mlship.github.client import GitHub, GitHubError
+from mlship.github.publish import ACTIONS_BOT, CREATE_ATTEMPTS, marker, same_text
 
 LABEL = "mlship-drift"
 RUN_LINK_PREFIX = "<sub>Reported by "

@@ -34,14 +34,14 @@ from typing import TYPE_CHECKING, Any
 from mlship import git
 from mlship.errors import DataError, Location, MlshipError, Problem, SpecError, display_path
 from mlship.files import atomic_copy, atomic_write_text, sha256_file
+from mlship.github.publish import REPOSITORY_RE
 from mlship.project import Project
-from mlship.publish import REPOSITORY_RE
 from mlship.spec import SEMVER_RE, SPEC_FILE, Spec, load_spec
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlship.github import GitHub
+    from mlship.github.client import GitHub
 
 BRANCH_PREFIX = "mlship/retrain-"
 SHORT_DIGEST = 12
@@ -215,7 +215,7 @@ def _check_committed(spec: Spec, root: Path, new: Path) -> None:
 
 def _data_change(spec: Spec, root: Path, start: str, target: Path, new: Path) -> DataChange:
     """Check the new data against the spec and the committed data it replaces."""
-    from mlship.data import load_dataset, read_table
+    from mlship.train.data import load_dataset, read_table
 
     path = target.relative_to(root).as_posix()
     committed = git.file_at(root, start, path)
@@ -243,7 +243,7 @@ def _data_change(spec: Spec, root: Path, start: str, target: Path, new: Path) ->
 
 
 def _table_from_bytes(content: bytes, suffix: str, where: Location) -> pd.DataFrame:
-    from mlship.data import read_table
+    from mlship.train.data import read_table
 
     with tempfile.TemporaryDirectory(prefix="mlship-retrain-") as folder:
         path = Path(folder) / f"committed{suffix}"
@@ -261,7 +261,7 @@ def _sha256_bytes(content: bytes) -> str:
 
 def _next_version(project: Project, spec: Spec) -> str:
     """A patch bump of the pinned version, or of the highest registered one when that is higher."""
-    from mlship.registry import TAG_RE, read, version_key
+    from mlship.ship.registry import TAG_RE, read, version_key
 
     pinned = spec.config.version
     assert pinned is not None
@@ -348,7 +348,7 @@ def pull_request_body(retrained: Retrained) -> str:
 
 
 def _open_pull_request(client: GitHub, repo: str, base: str, retrained: Retrained) -> Retrained:
-    from mlship.github import GitHubError
+    from mlship.github.client import GitHubError
 
     try:
         pull = client.create_pull_request(repo, _title(retrained.model, retrained.data), retrained.branch, base,

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from mlship import git
 from mlship.errors import Problem, SpecError
-from mlship.fingerprint import LIBRARIES
 from mlship.project import Project
 from mlship.spec import load_spec
+from mlship.train.fingerprint import LIBRARIES
 
 PIN_FILES = ("requirements*.txt", "constraints*.txt", "pyproject.toml", "setup.cfg",
              ".github/workflows/*.yml", ".github/workflows/*.yaml")

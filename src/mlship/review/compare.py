@@ -18,16 +18,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlship import api
-from mlship.bootstrap import Delta, Predictions, Sample, paired_bootstrap, unpaired_bootstrap
-from mlship.cache import CacheEntry
-from mlship.data import Dataset, load_dataset
 from mlship.errors import MlshipError
-from mlship.evaluation import score
-from mlship.gates import GateResult, check_absolute, check_change, check_slices
 from mlship.git import head_commit, is_dirty
 from mlship.project import Project
+from mlship.review.bootstrap import Delta, Predictions, Sample, paired_bootstrap, unpaired_bootstrap
+from mlship.review.gates import GateResult, SliceResult, check_absolute, check_change, check_slices
 from mlship.spec import SPEC_FILE, Spec, load_spec
+from mlship.train.cache import CacheEntry
+from mlship.train.data import Dataset, load_dataset
+from mlship.train.evaluation import score
+from mlship.train.trainer import Trained, train
 
 MISSING_VALUE = "(missing)"
 
@@ -43,17 +43,6 @@ class Version:
     cache_hit: bool
     #: Whether the model's files had uncommitted changes (the candidate only).
     dirty: bool | None = False
-
-
-@dataclass(frozen=True)
-class SliceResult:
-    column: str
-    value: str
-    rows: int
-    too_small: bool
-    candidate: dict[str, float]
-    baseline: dict[str, float]
-    deltas: dict[str, Delta]
 
 
 @dataclass(frozen=True)
@@ -125,15 +114,15 @@ NEW_MODEL = "new model: there is no baseline at the merge-base, so only absolute
 
 def compare_model(project: Project, name: str, base: Checkout) -> Comparison:
     """Compare model ``name`` at the working tree of ``project`` with the same model at ``base``."""
-    candidate_result = api.train(name, project)
-    spec = api.load(name, project)
+    spec = project.spec(name)
+    candidate_result = train(spec, project.cache_dir)
     candidate_entry = CacheEntry(candidate_result.entry)
     folder = base.mirror(project.model_dir(name))
     if not (folder / SPEC_FILE).is_file():
         return _without_baseline(spec, candidate_result, candidate_entry, NEW_MODEL, new=True)
     try:
         baseline_spec = load_spec(folder)
-        baseline_result = api.train(name, Project(base.mirror(project.root), shared_cache=project.cache_dir))
+        baseline_result = train(baseline_spec, project.cache_dir)
     except MlshipError as error:
         reason = base.unmirror(str(error).splitlines()[0])
         note = f"the baseline at the merge-base cannot be evaluated ({reason}), so only absolute gates apply"
@@ -142,7 +131,7 @@ def compare_model(project: Project, name: str, base: Checkout) -> Comparison:
                     CacheEntry(baseline_result.entry), base.commit)
 
 
-def _without_baseline(spec: Spec, result: api.TrainResult, entry: CacheEntry, note: str, new: bool) -> Comparison:
+def _without_baseline(spec: Spec, result: Trained, entry: CacheEntry, note: str, new: bool) -> Comparison:
     gates = check_absolute(spec.config.gates, result.metrics, result.unavailable)
     gates += check_change(spec.config.gates, result.metrics, {}, None)
     gates += check_slices(spec.config.gates, [], compared=False)
@@ -155,8 +144,8 @@ def _without_baseline(spec: Spec, result: api.TrainResult, entry: CacheEntry, no
     )
 
 
-def _compare(spec: Spec, baseline_spec: Spec, candidate: api.TrainResult, candidate_entry: CacheEntry,
-             baseline: api.TrainResult, baseline_entry: CacheEntry, base_commit: str) -> Comparison:
+def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entry: CacheEntry,
+             baseline: Trained, baseline_entry: CacheEntry, base_commit: str) -> Comparison:
     dataset = load_dataset(spec)
     candidate_predictions = candidate_entry.predictions()
     assert np.array_equal(candidate_predictions["row"].to_numpy(), dataset.test_rows), "split is deterministic"
@@ -198,7 +187,7 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: api.TrainResult, candid
     )
 
 
-def _candidate_version(spec: Spec, result: api.TrainResult) -> Version:
+def _candidate_version(spec: Spec, result: Trained) -> Version:
     dirty = is_dirty(spec.dir, [spec.dir, *spec.data_files()])
     return Version(result.fingerprint, result.metrics, head_commit(spec.dir), result.cache_hit, dirty)
 

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from mlship.metrics import CATALOGUE
-from mlship.spec import Gate
+from mlship.spec import Gate, Spec
+from mlship.train.trainer import Trained
 
 if TYPE_CHECKING:
-    from mlship.bootstrap import Delta
-    from mlship.compare import SliceResult
+    from mlship.review.bootstrap import Delta
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    """A slice of the held-out rows (one value of a slice column): both versions' metrics and the deltas."""
+
+    column: str
+    value: str
+    rows: int
+    too_small: bool
+    candidate: dict[str, float]
+    baseline: dict[str, float]
+    deltas: dict[str, Delta]
 
 
 @dataclass(frozen=True)
@@ -23,6 +36,40 @@ class GateResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainResult(Trained):
+    """A trained model and the verdict of its absolute gates (what ``mlship train`` reports)."""
+
+    gates: list[GateResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(gate.passed for gate in self.gates)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "task": self.task,
+            "passed": self.passed,
+            "fingerprint": self.fingerprint,
+            "cache_hit": self.cache_hit,
+            "primary_metric": self.primary_metric,
+            "metrics": self.metrics,
+            "unavailable": self.unavailable,
+            "rows": self.rows,
+            "performance": self.performance,
+            "gates": [gate.to_dict() for gate in self.gates],
+            "warnings": self.warnings,
+            "cache_entry": str(self.entry) if self.entry else None,
+        }
+
+
+def judge_trained(spec: Spec, trained: Trained) -> TrainResult:
+    """``trained`` with the verdict of the spec's absolute gates."""
+    gates = check_absolute(spec.config.gates, trained.metrics, trained.unavailable)
+    return TrainResult(**{f.name: getattr(trained, f.name) for f in fields(Trained)}, gates=gates)
 
 
 def check_absolute(gates: dict[str, Gate], metrics: dict[str, float],
@@ -46,7 +93,7 @@ def check_absolute(gates: dict[str, Gate], metrics: dict[str, float],
     return results
 
 
-def check_change(gates: dict[str, Gate], metrics: dict[str, float], deltas: dict[str, "Delta"],
+def check_change(gates: dict[str, Gate], metrics: dict[str, float], deltas: dict[str, Delta],
                  baseline: dict[str, float] | None) -> list[GateResult]:
     """Check ``max_drop`` (in the metric's units) and ``max_relative_drop`` (drop / |baseline|).
 
@@ -70,7 +117,7 @@ def check_change(gates: dict[str, Gate], metrics: dict[str, float], deltas: dict
     return results
 
 
-def check_slices(gates: dict[str, Gate], slices: list["SliceResult"], compared: bool) -> list[GateResult]:
+def check_slices(gates: dict[str, Gate], slices: list[SliceResult], compared: bool) -> list[GateResult]:
     """Check ``slice_max_drop``: no slice large enough to judge may drop significantly by more.
 
     ``compared`` is False when no slice could be compared with a baseline (a new model,
@@ -100,7 +147,7 @@ def drop_of(metric: str, delta: float) -> float:
     return -delta if CATALOGUE[metric].higher_is_better else delta
 
 
-def _change_result(metric: str, rule: str, bound: float, delta: "Delta", baseline: float) -> GateResult:
+def _change_result(metric: str, rule: str, bound: float, delta: Delta, baseline: float) -> GateResult:
     drop = drop_of(metric, delta.delta)
     if rule == "max_relative_drop":
         size = drop / abs(baseline) if baseline else (math.inf if drop > 0 else 0.0)

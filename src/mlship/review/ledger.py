@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from mlship.errors import MlshipError, display_path
 from mlship.files import atomic_write_json, atomic_write_text
-from mlship.fingerprint import fingerprint
 from mlship.project import Project
+from mlship.train.fingerprint import fingerprint
 
 if TYPE_CHECKING:
-    from mlship.compare import Comparison
+    from mlship.review.compare import Comparison
 
 REPORTS_DIR = "reports"
 METRICS = "metrics.json"
 CARD = "model_card.md"
-#: The reference profile for drift checks (see :mod:`mlship.profile`).
+#: The reference profile for drift checks (see :mod:`mlship.train.profile`).
 PROFILE = "profile.json"
 
 
@@ -54,8 +54,8 @@ def write(project: Project, comparison: "Comparison") -> list[Path]:
 
     The reference profile is the candidate's, copied from its cache entry.
     """
-    from mlship.cache import PROFILE_FILE, Cache
-    from mlship.report import render_model_card
+    from mlship.review.report import render_model_card
+    from mlship.train.cache import PROFILE_FILE, Cache
 
     target = folder(project, comparison.name)
     entry = Cache(project.cache_dir).get(comparison.candidate.fingerprint)
@@ -105,10 +105,8 @@ def read(project: Project, name: str) -> dict[str, Any]:
 
 def verify(project: Project, name: str) -> Verification:
     """Compare the fingerprint of the model at the working tree with the ledger's."""
-    from mlship import api
-
     recorded = read(project, name)
-    current = fingerprint(api.load(name, project))
+    current = fingerprint(project.spec(name))
     parts = recorded.get("fingerprint_parts", {})
     differing = sorted(key for key in current.parts if parts.get(key) != current.parts[key])
     return Verification(name, recorded["fingerprint"], current.value, differing)

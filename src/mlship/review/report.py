@@ -12,27 +12,18 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jinja2
-
 from mlship import __version__
+from mlship.templating import environment
 
 if TYPE_CHECKING:
-    from mlship.api import PrResult
-    from mlship.bootstrap import Delta
-    from mlship.compare import Comparison
+    from mlship.review.bootstrap import Delta
+    from mlship.review.compare import Comparison
+    from mlship.review.result import PrResult
 
 MARKER = "<!-- mlship:report -->"
 #: GitHub rejects comment bodies over 65,536 characters; keep a margin for the marker and links.
 MAX_COMMENT = 65_000
-PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
 VERDICTS = {"better": "✅ better", "worse": "❌ worse", "unchanged": "➖ within noise"}
-
-
-def environment(project_root: Path | None = None) -> jinja2.Environment:
-    folders = [project_root / ".mlship" / "templates"] if project_root else []
-    loader = jinja2.FileSystemLoader([*map(str, folders), str(PACKAGE_TEMPLATES)])
-    return jinja2.Environment(loader=loader, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                              undefined=jinja2.StrictUndefined, autoescape=False)
 
 
 def render_comment(result: "PrResult", project_root: Path | None = None, run_url: str | None = None,

@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
-from mlship import packaging, registry, releases, serving
 from mlship.errors import MlshipError
 from mlship.files import atomic_write_json
 from mlship.project import Project
-from mlship.registry import ASSIGNMENT, Event, Registry
+from mlship.ship import packaging, registry, releases, serving
+from mlship.ship.registry import ASSIGNMENT, Event, Registry
 
 TARGETS = ("local", "kubernetes")
 STATE_DIR = Path(".mlship") / "deploy"
@@ -335,7 +335,7 @@ class KubernetesTarget:
 
     @contextmanager
     def land(self, version: Event, stage: str, archive: Path) -> Iterator[Landed]:
-        from mlship import manifests
+        from mlship.ship import manifests
 
         image_registry = self.image_registry or os.environ.get(IMAGE_REGISTRY_ENV)
         if not image_registry:
@@ -359,10 +359,8 @@ class KubernetesTarget:
 
     def _task(self, model: str) -> str | None:
         """The model's task, for the dashboard's panels; None when its folder is gone."""
-        from mlship import api
-
         try:
-            return api.load(model, self.project).task
+            return self.project.spec(model).task
         except MlshipError:
             return None
 

@@ -698,7 +698,7 @@ def _suggest(value: str) -> str:
 
 
 def _environment(project_root: Path | None) -> jinja2.Environment:
-    from mlship.report import environment
+    from mlship.templating import environment
 
     env = environment(project_root)
     # A JSON string is a valid YAML scalar: values are quoted, so none can change the document's structure.

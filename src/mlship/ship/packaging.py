@@ -14,7 +14,7 @@ The bento's version is a digest of everything it is built from, so packaging aga
 reuses the model, the bento and the archive instead of making new ones.
 
 Every BentoML call runs in a subprocess (this module run as ``python -m
-mlship.packaging``, or ``python -m bentoml``) with an explicit environment: the store's
+mlship.ship.packaging``, or ``python -m bentoml``) with an explicit environment: the store's
 ``BENTOML_HOME`` and telemetry off. No other BentoML home or model can be picked up,
 BentoML's global state and logging stay out of the caller's process, and importing
 mlship never imports BentoML.
@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mlship import __version__
-from mlship.cache import MODEL_FILE, PROFILE_FILE, CacheEntry
 from mlship.errors import MlshipError, display_path
 from mlship.files import atomic_write_json, atomic_write_text, sha256_file, sha256_text
 from mlship.project import Project
+from mlship.train.cache import MODEL_FILE, PROFILE_FILE, CacheEntry
 
 if TYPE_CHECKING:
-    from mlship.ledger import Verification
+    from mlship.review.ledger import Verification
 
 #: The project-local BentoML home, used unless ``BENTOML_HOME`` is set.
 STORE_DIR = Path(".mlship") / "bentoml"
@@ -141,10 +141,12 @@ def package(project: Project, model: str, allow_failed: bool = False) -> Package
     :class:`FailedGatesError` when the ledger records failed gates (a pull request merged
     over a red check), unless ``allow_failed``.
     """
-    from mlship import api, ledger
     from mlship.git import head_commit
+    from mlship.review import ledger
+    from mlship.train.trainer import train
 
-    name = api.load(model, project).name
+    spec = project.spec(model)
+    name = spec.name
     approved = ledger.verify(project, name)
     if not approved.matches:
         raise _mismatch(project, approved)
@@ -153,7 +155,7 @@ def package(project: Project, model: str, allow_failed: bool = False) -> Package
         raise FailedGatesError(f"{name}: the ledger ({recorded}) records that this version failed its gates, so it "
                                "was not approved; only approved models are shipped. Fix the model and merge a "
                                "passing change, or pass --allow-failed to ship it anyway")
-    result = api.train(name, project)
+    result = train(spec, project.cache_dir)
     if result.fingerprint != approved.ledger_fingerprint:  # a file changed while the model trained
         raise _mismatch(project, ledger.verify(project, name))
     entry = CacheEntry(result.entry)
@@ -216,7 +218,7 @@ def _save_build_export_in_subprocess(home: Path, model: dict[str, Any], bento: d
                "export_to": str(staged) if staged else None, "result": str(context / "result.json")}
         atomic_write_json(context / "job.json", job)
         try:
-            _run([sys.executable, "-m", "mlship.packaging", str(context / "job.json")], home,
+            _run([sys.executable, "-m", "mlship.ship.packaging", str(context / "job.json")], home,
                  f"packaging {bento['name']} with BentoML failed")
             if archive is not None and staged is not None:
                 os.replace(staged, archive)
@@ -278,7 +280,7 @@ def render_service(project: Project, name: str, task: str, model_tag: str, finge
     exposes beside the live share; ``held_out_predictions`` (of a regressor) set the buckets of the
     predicted-value histogram (see :func:`value_buckets`).
     """
-    from mlship.report import environment
+    from mlship.templating import environment
 
     features = input_schema(model, lineage["data"]["features"], lineage["data"]["categorical"])
     has_proba = task == "classification" and hasattr(model, "predict_proba")
@@ -393,7 +395,7 @@ def _without_none(value: Any) -> Any:
 
 
 def _mismatch(project: Project, verification: "Verification") -> LedgerMismatchError:
-    from mlship import ledger
+    from mlship.review import ledger
 
     name = verification.name
     recorded = display_path(ledger.folder(project, name) / ledger.METRICS)

@@ -1,7 +1,7 @@
 """Releases: the packaged, ledger-approved model registered as a version, and its artifacts stored.
 
 ``mlship release MODEL`` packages the model (which verifies it against its ledger),
-tags the commit ``MODEL@vX.Y.Z`` (see :mod:`mlship.registry`) and stores four files
+tags the commit ``MODEL@vX.Y.Z`` (see :mod:`mlship.ship.registry`) and stores four files
 in a backend: the BentoML archive, ``metrics.json`` and ``model_card.md`` of the
 ledger at the tagged commit, and ``SHA256SUMS`` over the three (``sha256sum -c``
 format). Backends: :class:`LocalRegistry`, a folder (the default, so every journey
@@ -23,15 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mlship import git, ledger, registry
+from mlship import git
 from mlship.errors import display_path
 from mlship.files import sha256_file
-from mlship.github import GitHub
+from mlship.github.client import GitHub
 from mlship.project import Project
-from mlship.registry import Event, RegistryError
+from mlship.review import ledger
+from mlship.ship import registry
+from mlship.ship.registry import Event, RegistryError
 
 if TYPE_CHECKING:
-    from mlship.packaging import Package
+    from mlship.ship.packaging import Package
     from mlship.spec import Spec
 
 SUMS = "SHA256SUMS"
@@ -230,9 +232,9 @@ def release(project: Project, model: str, store: Backend, push: bool = False, re
     that version are stored. With ``push`` (always for a backend that needs the tag on the
     remote), the model's tags are fetched from ``remote`` first and the tag is pushed.
     """
-    from mlship import api, packaging
+    from mlship.ship import packaging
 
-    spec = api.load(model, project)
+    spec = project.spec(model)
     name = spec.name
     made = packaging.package(project, name, allow_failed=allow_failed)
     digest = packaging.verify_archive(made.archive)

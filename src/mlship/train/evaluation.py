@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from mlship.data import Dataset
 from mlship.errors import TrainingError
 from mlship.spec import Spec
+from mlship.train.data import Dataset
 
 
 @dataclass(frozen=True)

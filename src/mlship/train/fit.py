@@ -28,9 +28,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from mlship.data import Dataset
 from mlship.errors import Problem, SpecError, TrainingError, did_you_mean
 from mlship.spec import Spec
+from mlship.train.data import Dataset
 
 #: Categories beyond this many per column are pooled as "infrequent", so an ID-like
 #: column cannot blow the one-hot matrix up.

@@ -21,8 +21,8 @@ from mlship.files import atomic_write_text
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlship.data import Dataset
     from mlship.spec import Spec
+    from mlship.train.data import Dataset
 
 FORMAT = 1
 #: Quantile bins of a number: its edges are the 0th, 1st, ..., 100th percentiles.
@@ -36,7 +36,7 @@ EDGE_DIGITS = 5
 def build_profile(spec: "Spec", dataset: "Dataset", predictions: "pd.DataFrame") -> dict[str, Any]:
     """The profile of the training rows, the training target and the held-out predictions.
 
-    ``predictions`` is the frame of :func:`mlship.evaluation.predictions_frame`. For a
+    ``predictions`` is the frame of :func:`mlship.train.evaluation.predictions_frame`. For a
     two-class model only the positive class's probability is kept (the other is its complement).
     """
     classification = spec.task == "classification"

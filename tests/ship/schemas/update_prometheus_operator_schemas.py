@@ -10,7 +10,7 @@ an object valid here is valid for them too.
 
 Run it by hand (it needs npm and the network); the tests only read the JSON files it writes::
 
-    .venv/bin/python tests/schemas/update_prometheus_operator_schemas.py
+    .venv/bin/python tests/ship/schemas/update_prometheus_operator_schemas.py
 """
 
 from __future__ import annotations

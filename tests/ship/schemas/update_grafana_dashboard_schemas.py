@@ -8,7 +8,7 @@ oldest and the newest Grafana the dashboards target are both kept, and a dashboa
 
 Run it by hand (it needs npm and the network); the tests only read the JSON files it writes::
 
-    .venv/bin/python tests/schemas/update_grafana_dashboard_schemas.py
+    .venv/bin/python tests/ship/schemas/update_grafana_dashboard_schemas.py
 """
 
 from __future__ import annotations

@@ -1,0 +1,133 @@
+"""Training a model at the working tree, or taking it from the cache by its fingerprint.
+
+This is the one way every journey gets a trained model. scikit-learn and pandas are
+imported only when a model really has to be trained, so a cache hit stays fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlship.files import atomic_write_json
+from mlship.git import head_commit, is_dirty
+from mlship.metrics import CATALOGUE
+from mlship.spec import Spec
+from mlship.train.cache import LINEAGE_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, PROFILE_FILE, Cache, CacheEntry
+from mlship.train.fingerprint import Fingerprint, fingerprint
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A trained and evaluated model, as its cache entry records it."""
+
+    name: str
+    task: str
+    fingerprint: str
+    #: True when the model came from the cache and nothing was trained.
+    cache_hit: bool
+    primary_metric: str
+    metrics: dict[str, float]
+    unavailable: dict[str, str]
+    rows: dict[str, int]
+    performance: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
+    entry: Path | None = None
+
+
+def train(spec: Spec, cache_dir: Path, use_cache: bool = True) -> Trained:
+    """Train and evaluate the model of ``spec`` as its files are now, or load it from the cache in ``cache_dir``."""
+    fp = fingerprint(spec)
+    cache = Cache(cache_dir)
+    entry = cache.get(fp.value) if use_cache else None
+    cache_hit = entry is not None
+    if entry is None:
+        entry = _train_into_cache(spec, fp, cache)
+    document, lineage = entry.metrics(), entry.lineage()
+    return Trained(
+        name=spec.name,
+        task=spec.task,
+        fingerprint=entry.fingerprint,
+        cache_hit=cache_hit,
+        primary_metric=document["primary_metric"],
+        metrics=document["metrics"],
+        unavailable=document["unavailable"],
+        rows=document["rows"],
+        performance=document["performance"],
+        warnings=lineage.get("warnings", []),
+        entry=entry.path,
+    )
+
+
+def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
+    import cloudpickle
+
+    from mlship.train.data import load_dataset
+    from mlship.train.evaluation import evaluate
+    from mlship.train.fit import build_estimator, fit
+    from mlship.train.profile import build_profile, save_profile
+
+    started = time.perf_counter()
+    estimator, entrypoint_module = build_estimator(spec)
+    dataset = load_dataset(spec)
+    loaded = time.perf_counter()
+    trained = fit(spec, estimator, dataset)
+    scores = evaluate(spec, trained.model, dataset)
+    evaluated = time.perf_counter()
+
+    with cache.new_entry(fp.value) as staging:
+        if entrypoint_module is not None:
+            cloudpickle.register_pickle_by_value(entrypoint_module)
+        with open(staging / MODEL_FILE, "wb") as stream:
+            cloudpickle.dump(trained.model, stream)
+        scores.predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
+        atomic_write_json(staging / METRICS_FILE, {
+            "model": spec.name,
+            "task": spec.task,
+            "fingerprint": fp.value,
+            "primary_metric": spec.primary_metric,
+            "metrics": scores.metrics,
+            "unavailable": scores.unavailable,
+            "higher_is_better": {m: CATALOGUE[m].higher_is_better for m in spec.metrics},
+            "classes": _plain(dataset.classes),
+            "positive_class": _plain(dataset.positive_class),
+            "rows": {"train": len(dataset.X_train), "test": len(dataset.X_test)},
+            "performance": {
+                "fit_seconds": trained.fit_seconds,
+                "predict_seconds_per_row": scores.predict_seconds_per_row,
+                "model_bytes": (staging / MODEL_FILE).stat().st_size,
+            },
+        })
+        atomic_write_json(staging / LINEAGE_FILE, {
+            "model": spec.name,
+            "fingerprint": fp.value,
+            "fingerprint_parts": fp.parts,
+            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "git": {"commit": head_commit(spec.dir), "dirty": is_dirty(spec.dir, [spec.dir, *spec.data_files()])},
+            "data": {"digests": fp.parts["data"], "train_rows": len(dataset.X_train),
+                     "test_rows": len(dataset.X_test), "columns": dataset.columns,
+                     "features": list(dataset.X_train.columns), "categorical": dataset.categorical,
+                     "target": dataset.target},
+            "versions": fp.parts["versions"],
+            "platform": platform.platform(),
+            "timings": {
+                "load_seconds": loaded - started,
+                "fit_seconds": trained.fit_seconds,
+                "evaluate_seconds": evaluated - loaded - trained.fit_seconds,
+                "total_seconds": time.perf_counter() - started,
+            },
+            "warnings": trained.warnings,
+        })
+        save_profile(staging / PROFILE_FILE, build_profile(spec, dataset, scores.predictions))
+    entry = cache.get(fp.value)
+    assert entry is not None, "the entry was just installed"
+    return entry
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars (class labels) as plain Python values, for JSON."""
+    return value.tolist() if hasattr(value, "tolist") else [_plain(v) for v in value] if isinstance(value, list) else value
