@@ -15,10 +15,10 @@ import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from mlship.errors import Location, Problem, SpecError, did_you_mean, display_path
 from mlship.metrics import CATALOGUE, DEFAULT_METRICS, metrics_for
@@ -87,12 +87,26 @@ class Bootstrap(_Section):
     seed: int = 0
 
 
+class SliceBy(_Section):
+    """A slice column; a numeric one with many values is cut into ``bins`` quantile bins."""
+
+    column: str
+    bins: int | None = Field(None, ge=2, le=20)
+
+
+def _slice_by_name(value: Any) -> Any:
+    """``slices: [region]`` is short for ``slices: [{column: region}]``."""
+    return {"column": value} if isinstance(value, str) else value
+
+
 class Evaluation(_Section):
     metrics: list[MetricName] = []
-    slices: list[str] = []
+    slices: list[Annotated[SliceBy, BeforeValidator(_slice_by_name)]] = []
     positive_class: str | int | bool | None = None
     bootstrap: Bootstrap = Bootstrap()
     min_slice_size: int = Field(30, ge=1)
+    #: Fewest rows of each class a slice needs for a metric that compares classes (ROC AUC, F1, ...).
+    min_slice_class_size: int = Field(10, ge=1)
 
 
 class Gate(_Section):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 from sklearn import metrics as skm
 
-from mlship.review.bootstrap import Draws, Predictions, paired_bootstrap, score
+from mlship.review.bootstrap import Draws, Predictions, Sample, paired_bootstrap, score, unpaired_bootstrap
 
 CLASSIFICATION = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"]
 
@@ -140,3 +141,67 @@ def test_two_equally_good_models_are_called_significantly_different_about_five_p
                                   resamples=400, seed=seed)
         false_alarms += result["accuracy"].significant
     assert false_alarms / experiments <= 0.09
+
+
+def test_a_classifiers_resamples_keep_the_class_counts_of_the_data():
+    y = np.array([0] * 90 + [1] * 10)
+    draws = Draws.random(np.random.default_rng(1), 50, 100, y)
+    assert all(np.sum(y[rows] == 1) == 10 for rows in draws.rows)
+    assert len(np.unique(draws.rows)) > 80, "rows are still drawn with replacement across the data"
+
+
+def test_a_slice_with_one_positive_never_has_a_resample_without_it():
+    """40 rows, one positive: without strata about a third of the resamples would have no positive."""
+    rng = np.random.default_rng(2)
+    y = np.array([1] + [0] * 39)
+    first, second = rng.random((40, 1)), rng.random((40, 1))
+    a = Predictions((first[:, 0] > 0.5).astype(int), np.hstack([1 - first, first]))
+    b = Predictions((second[:, 0] > 0.5).astype(int), np.hstack([1 - second, second]))
+    auc = paired_bootstrap(["roc_auc"], y, a, b, [0, 1], 1, resamples=300)["roc_auc"]
+    assert np.isfinite(auc.ci_low) and np.isfinite(auc.se) and auc.se > 0
+
+
+def test_the_interval_is_the_delta_plus_or_minus_z_standard_errors_and_agrees_with_its_p_value():
+    y, a = _classifier_outputs(np.random.default_rng(20), [0, 1], 600, skill=1.2)
+    _, b = _classifier_outputs(np.random.default_rng(21), [0, 1], 600, skill=1.0)
+    for confidence in (0.9, 0.95):
+        for delta in paired_bootstrap(["roc_auc", "f1", "log_loss"], y, a, b, [0, 1], 1, 400, confidence).values():
+            z = stats.norm.ppf(1 - (1 - confidence) / 2)
+            assert (delta.ci_low, delta.ci_high) == pytest.approx((delta.delta - z * delta.se, delta.delta + z * delta.se))
+            assert delta.p_value == pytest.approx(2 * stats.norm.sf(abs(delta.delta) / delta.se))
+            assert delta.significant is (delta.ci_low > 0 or delta.ci_high < 0)
+
+
+def test_log_loss_is_scikit_learns_on_probabilities_that_do_not_sum_to_one():
+    rng = np.random.default_rng(22)
+    y = rng.integers(0, 2, 300)
+    proba = rng.uniform(0.05, 0.6, size=(300, 2))  # rows do not sum to 1: scikit-learn does not renormalise
+    model = Predictions((proba[:, 1] > proba[:, 0]).astype(int), proba)
+    with pytest.warns(UserWarning):
+        expected = skm.log_loss(y, proba, labels=[0, 1])
+    assert score("log_loss", y, model, [0, 1], 1)[0] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("offset, expected", [(0.0, 1.0), (0.5, 0.0)])
+def test_r2_on_a_constant_target_is_scikit_learns_on_every_resample(offset, expected):
+    y = np.full(50, 3.0)
+    model = Predictions(y + offset * np.random.default_rng(23).normal(size=50))
+    assert skm.r2_score(y, model.y_pred) == expected
+    draws = Draws.random(np.random.default_rng(24), 20, 50)
+    assert np.all(score("r2", y, model, draws=draws) == expected)
+
+
+def test_the_unpaired_comparison_is_candidate_minus_baseline_with_independent_draws():
+    rng = np.random.default_rng(25)
+    y = rng.normal(0, 1, 500)
+    shared = rng.normal(0, 1.0, 500)  # an error both versions make: pairing cancels it
+    good, bad = Predictions(y + shared + rng.normal(0, 0.3, 500)), Predictions(y + shared + rng.normal(0, 0.6, 500))
+    forward = unpaired_bootstrap(["rmse"], Sample(y, good), Sample(y, bad), resamples=300)["rmse"]
+    backward = unpaired_bootstrap(["rmse"], Sample(y, bad), Sample(y, good), resamples=300)["rmse"]
+    assert forward.delta < 0 and forward.verdict == "better"
+    assert backward.delta == pytest.approx(-forward.delta) and backward.verdict == "worse"
+    paired = paired_bootstrap(["rmse"], y, good, bad, resamples=300)["rmse"]
+    assert forward.se > 1.2 * paired.se, "paired draws cancel the shared noise; independent ones cannot"
+    small = unpaired_bootstrap(["rmse"], Sample(y[:100], Predictions(good.y_pred[:100])), Sample(y, bad),
+                               resamples=300)["rmse"]
+    assert small.se > forward.se, "each side is resampled at its own size"

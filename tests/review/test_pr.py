@@ -172,7 +172,8 @@ def test_a_degraded_model_fails_with_exit_1_and_a_significant_drop(factory, run_
                      comment, re.MULTILINE)
     (failing,) = [line for line in gate_lines(comment, "cancer") if line.startswith("- ❌")]
     assert failing.startswith("- ❌ `roc_auc` max_drop 0.01: roc_auc dropped by ")
-    assert "more than 0.01, significantly (CI [" in failing
+    assert re.search(r", significantly more than 0\.01 \(adjusted p = [0-9.e-]+, CI \[", failing)
+    assert change_gate["p_value"] < 0.05
     # Failing gates are listed first.
     assert gate_lines(comment, "cancer")[0] == failing
 
@@ -201,7 +202,7 @@ def test_a_tiny_param_change_passes_and_its_deltas_are_within_noise(factory, run
     assert "| `model.params.C` | `1.0` | `0.99` |" in comment
 
 
-def test_a_drop_beyond_max_drop_that_is_not_significant_passes_as_within_noise(factory, run_cli):
+def test_a_drop_beyond_max_drop_that_is_not_significantly_beyond_it_passes(factory, run_cli):
     factory.model("cancer", cancer_spec(gates="{roc_auc: {max_drop: 0.0005}}"))
     root = branch_off(factory)
     edit(root, "models/cancer/model.yaml", "C: 1.0", "C: 0.3")
@@ -213,13 +214,13 @@ def test_a_drop_beyond_max_drop_that_is_not_significant_passes_as_within_noise(f
     assert roc["delta"] < -0.0005, "the point drop exceeds the bound"
     assert roc["significant"] is False and roc["ci_low"] <= 0 <= roc["ci_high"]
     (gate,) = model["gates"]
-    assert gate["passed"] is True
+    assert gate["passed"] is True and gate["p_value"] >= 0.05
     assert gate["message"].startswith(
-        f"roc_auc dropped by {-roc['delta']:.4g} (more than 0.0005) but within noise (CI [")
+        f"roc_auc dropped by {-roc['delta']:.4g}, more than 0.0005 but not significantly (adjusted p = ")
 
     comment = pr(run_cli).stdout
     (line,) = gate_lines(comment, "cancer")
-    assert line.startswith("- ✅ `roc_auc` max_drop 0.0005: roc_auc dropped by ") and "but within noise" in line
+    assert line.startswith("- ✅ `roc_auc` max_drop 0.0005: roc_auc dropped by ") and "but not significantly" in line
     assert metric_row(comment, "cancer", "roc_auc")["verdict"] == "➖ within noise"
 
 
@@ -251,7 +252,7 @@ def test_a_new_model_is_judged_by_its_absolute_gates_only(factory, run_cli, mini
     absolute, change = model["gates"]
     assert absolute["rule"] == f"min {minimum:g}" and absolute["passed"] is (exit_code == 0)
     assert change == {"metric": "accuracy", "rule": "max_drop 0.01", "passed": True,
-                      "message": "not applied: no baseline to compare accuracy with"}
+                      "message": "not applied: no baseline to compare accuracy with", "p_value": None}
 
     comment = pr(run_cli).stdout
     assert re.search(r"^### (✅|❌) `iris`: new model, accuracy \d\.\d{4}$", comment, re.MULTILINE)
@@ -524,7 +525,7 @@ def shop_project(factory) -> Path:
     return branch_off(factory)
 
 
-def test_each_slice_value_gets_results_and_a_small_slice_is_marked_too_small_not_hidden(factory, run_cli):
+def test_each_slice_value_gets_results_and_a_small_slice_is_marked_not_judged_not_hidden(factory, run_cli):
     root = shop_project(factory)
     edit(root, "models/shop/model.yaml", "max_iter: 50", "max_iter: 40")
     commit_all(root, "fewer iterations")
@@ -535,9 +536,10 @@ def test_each_slice_value_gets_results_and_a_small_slice_is_marked_too_small_not
     assert sorted(slices) == ["east", "north", "south", "west"]
     assert {v: s["rows"] for v, s in slices.items()} == TEST_COUNTS
     assert all(s["column"] == "region" for s in slices.values())
-    assert slices["west"]["too_small"] is True and slices["west"]["deltas"] == {}
+    assert slices["west"]["deltas"] == {}
+    assert slices["west"]["unjudged"] == {m: "12 rows, fewer than min_slice_size 30" for m in ("roc_auc", "accuracy")}
     for value in ("east", "north", "south"):
-        assert slices[value]["too_small"] is False and set(slices[value]["deltas"]) == {"roc_auc", "accuracy"}
+        assert slices[value]["unjudged"] == {} and set(slices[value]["deltas"]) == {"roc_auc", "accuracy"}
     # Each slice's candidate metrics are scikit-learn's on that slice's rows.
     predictions = Cache(factory.project.cache_dir).get(model["candidate"]["fingerprint"]).predictions()
     test = pd.read_csv(root / "models/shop/test.csv")
@@ -546,13 +548,14 @@ def test_each_slice_value_gets_results_and_a_small_slice_is_marked_too_small_not
         assert part["candidate"]["accuracy"] == pytest.approx(
             skm.accuracy_score(predictions["y_true"][mask], predictions["y_pred"][mask]), abs=1e-12)
     (gate,) = model["gates"]
-    assert gate["passed"] is True and gate["message"] == "no slice's roc_auc dropped significantly by more than 0.1"
+    assert gate["passed"] is True
+    assert gate["message"] == "no slice's roc_auc dropped significantly by more than 0.1 (3 slices judged)"
 
     comment = pr(run_cli).stdout
     assert "<details><summary>All slices (4)</summary>" in comment
     (west,) = [line for line in comment.splitlines() if line.startswith("| region = west |")]
-    assert west.startswith("| region = west | 12 | ") and west.count("(too small to judge)") == 2
-    assert "Slices under 30 rows are marked too small to judge." in comment
+    assert west.startswith("| region = west | 12 | ") and west.count("(not judged)") == 2
+    assert "A slice judges a metric only with 30 rows or more" in comment
     assert "Slice regressions" not in comment
 
 
@@ -571,17 +574,60 @@ def test_a_change_that_hurts_only_one_slice_shows_it_and_fails_the_slice_gate(fa
         assert slices[value]["deltas"]["roc_auc"]["verdict"] != "worse", value
     (gate,) = model["gates"]
     assert gate["passed"] is False
-    assert re.fullmatch(r"roc_auc dropped significantly by more than 0\.1 in region=south \(-0\.\d+\)", gate["message"])
+    assert re.fullmatch(r"roc_auc dropped significantly by more than 0\.1 in region=south "
+                        r"\(dropped by 0\.\d+, adjusted p = [0-9.e-]+\)", gate["message"])
+    (failed,) = [t for t in model["change_tests"] if t["failed"]]
+    assert (failed["metric"], failed["slice"], failed["rule"]) == ("roc_auc", "region=south", "slice_max_drop")
+    assert failed["adjusted_p"] >= failed["p_value"] and failed["adjusted_p"] < 0.05
 
     comment = pr(run_cli).stdout
-    regressions = comment.split("**Slice regressions** (significant drops):")[1].split("<details>")[0]
+    regressions = comment.split("**Slice regressions**")[1].split("<details>")[0]
     rows = [line for line in regressions.splitlines() if line.startswith("| region")]
-    assert rows and all(line.startswith("| region = south | 150 |") for line in rows)
+    assert len(rows) == 1 and rows[0].startswith("| region = south | 150 | roc_auc |")
     assert any("| roc_auc |" in line and "▼ −" in line for line in rows)
     assert ("- ❌ `roc_auc` slice_max_drop 0.1: roc_auc dropped significantly by more than 0.1 in region=south"
             in comment)
     (south,) = [line for line in comment.split("All slices")[1].splitlines() if line.startswith("| region = south |")]
     assert "❌" in south
+
+
+def test_a_numeric_slice_column_is_cut_into_quantile_bins_in_order_of_value(factory, run_cli):
+    root = shop_project(factory)
+    edit(root, "models/shop/model.yaml", "slices: [region]", "slices: [region, {column: x1, bins: 3}, x2]")
+    commit_all(root, "slice by x1 and x2 too")
+
+    model = model_of(pr_json(run_cli, expected_exit=0)[0], "shop")
+    by_column: dict[str, list[dict]] = {}
+    for s in model["slices"]:
+        by_column.setdefault(s["column"], []).append(s)
+    assert [s["value"] for s in by_column["region"]] == ["east", "north", "south", "west"]
+    test = pd.read_csv(root / "models/shop/test.csv")
+    for column, bins in (("x1", 3), ("x2", 4)):
+        parts = by_column[column]
+        assert len(parts) == bins and sum(s["rows"] for s in parts) == len(test)
+        edges = [[float(v) for v in s["value"].split(" to ")] for s in parts]
+        assert all(low < high for low, high in edges) and edges == sorted(edges), "bins in order of value"
+        assert min(s["rows"] for s in parts) >= len(test) // bins - 2, "quantile bins hold about equal rows"
+
+
+def test_a_slice_with_too_few_of_a_class_judges_accuracy_but_not_roc_auc(factory, run_cli):
+    root = shop_project(factory)
+    edit(root, "models/shop/model.yaml", "  slices: [region]\n", "  slices: [region]\n  min_slice_class_size: 70\n")
+    commit_all(root, "ask for 70 rows of each class in a slice")
+
+    model = model_of(pr_json(run_cli, expected_exit=0)[0], "shop")
+    test = pd.read_csv(root / "models/shop/test.csv")
+    for s in model["slices"]:
+        if s["value"] == "west":
+            continue
+        fewest = test.loc[test["region"] == s["value"], "bought"].value_counts().reindex([0, 1], fill_value=0).min()
+        assert "accuracy" in s["deltas"], s["value"]
+        if fewest < 70:
+            assert "roc_auc" not in s["deltas"]
+            assert s["unjudged"]["roc_auc"].endswith("roc_auc needs 70 of each class (min_slice_class_size)")
+        else:
+            assert "roc_auc" in s["deltas"]
+    assert any("roc_auc" in s["unjudged"] for s in model["slices"] if s["value"] != "west")
 
 
 # --- relative drops -------------------------------------------------------------------
@@ -612,7 +658,8 @@ def test_max_relative_drop_fails_on_a_significant_relative_drop_and_shows_percen
     assert relative > 0.05
     gates = {g["metric"]: g for g in model["gates"]}
     assert gates["rmse"]["passed"] is False
-    assert gates["rmse"]["message"].startswith(f"rmse dropped by {relative:.2%}, more than 5.00%, significantly (CI [")
+    assert gates["rmse"]["message"].startswith(
+        f"rmse dropped by {relative:.2%}, significantly more than 5.00% (adjusted p = ")
     mae_relative = model["deltas"]["mae"]["delta"] / model["baseline"]["metrics"]["mae"]
     assert 0 < mae_relative < 5
     assert gates["mae"]["passed"] is True
@@ -620,7 +667,7 @@ def test_max_relative_drop_fails_on_a_significant_relative_drop_and_shows_percen
         f"mae changed by {model['deltas']['mae']['delta']:+.4g}, within max_relative_drop 500.00%")
 
     comment = pr(run_cli).stdout
-    assert (f"- ❌ `rmse` max_relative_drop 0.05: rmse dropped by {relative:.2%}, more than 5.00%, significantly"
+    assert (f"- ❌ `rmse` max_relative_drop 0.05: rmse dropped by {relative:.2%}, significantly more than 5.00%"
             in comment)
     # rmse went up, which is worse: ▲ with a ❌.
     row = metric_row(comment, "diabetes", "rmse")

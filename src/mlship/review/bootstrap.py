@@ -2,8 +2,16 @@
 
 Candidate and baseline predict the same held-out rows. Each resample draws the rows
 with replacement, once, and scores both models on that draw, so the interval is for
-the *difference* on like data. A change is significant when the whole interval lies
-on one side of zero.
+the *difference* on like data. For a classifier the rows are drawn within each true
+class, so every resample keeps the class counts of the data (no resample lacks a
+positive, which would leave ROC AUC undefined).
+
+The bootstrap gives the standard error of each delta; the interval is the delta plus or
+minus that many standard errors, and the same normal approximation gives the p-values
+the gates test (see :mod:`mlship.review.significance`), so an interval and its test
+always agree. Accuracy on shared rows is a difference of discordant counts, for which
+McNemar's exact test replaces the approximation: with a handful of discordant rows the
+bootstrap calls noise a change.
 
 Every metric is written as a function of a weight matrix ``W`` (resamples × rows, the
 number of times each row was drawn): counts and sums become matrix products, and
@@ -16,11 +24,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from functools import cached_property
+from statistics import NormalDist
 from typing import Any, Callable
 
 import numpy as np
 
 from mlship.metrics import CATALOGUE
+from mlship.review.significance import mcnemar_p, normal_p
 
 #: Rows × resamples per chunk: bounds the weight matrix to ~64 MB of float64.
 CHUNK_CELLS = 8_000_000
@@ -40,8 +50,18 @@ class Draws:
         return cls(np.arange(n)[None, :], n)
 
     @classmethod
-    def random(cls, rng: np.random.Generator, count: int, n: int) -> "Draws":
-        return cls(rng.integers(0, n, size=(count, n)), n)
+    def random(cls, rng: np.random.Generator, count: int, n: int, strata: np.ndarray | None = None) -> "Draws":
+        """``count`` resamples of ``n`` rows; with ``strata`` (a label per row), each stratum is
+        resampled within itself, so every resample has the data's count of each label."""
+        if strata is None:
+            return cls(rng.integers(0, n, size=(count, n)), n)
+        # Position k of a resample draws from the stratum of the k-th row in stratum order; one
+        # uniform per position, in row-major order, so chunking draws the same resamples.
+        order = np.argsort(strata, kind="stable")
+        _, sizes = np.unique(strata[order], return_counts=True)
+        starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+        picks = starts + (rng.random((count, n)) * np.repeat(sizes, sizes)).astype(np.int64)
+        return cls(order[picks], n)
 
     @property
     def count(self) -> int:
@@ -70,7 +90,7 @@ class Predictions:
 
 @dataclass(frozen=True)
 class Delta:
-    """candidate − baseline for one metric, with its bootstrap interval."""
+    """candidate − baseline for one metric, with its interval and its evidence of a change."""
 
     delta: float
     ci_low: float
@@ -78,6 +98,13 @@ class Delta:
     significant: bool
     #: "better", "worse" or "unchanged" (not significant), by the metric's direction.
     verdict: str
+    #: The bootstrap's standard error of ``delta``.
+    se: float = float("nan")
+    #: Two-sided p-value of "both versions score the same".
+    p_value: float = float("nan")
+    #: For accuracy on shared rows: (rows only the candidate got right, rows only the baseline got
+    #: right, rows). Tests of accuracy use these counts exactly.
+    discordant: tuple[int, int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,8 +134,11 @@ def paired_bootstrap(
     """Intervals of candidate − baseline where both models predicted the same rows: each resample
     draws the rows once and scores both models on that draw."""
     y_true = np.asarray(y_true)
-    return _bootstrap(metrics, Sample(y_true, candidate, classes, positive_class),
-                      Sample(y_true, baseline, classes, positive_class), True, resamples, confidence, seed)
+    deltas = _bootstrap(metrics, Sample(y_true, candidate, classes, positive_class),
+                        Sample(y_true, baseline, classes, positive_class), True, resamples, confidence, seed)
+    if "accuracy" in deltas:
+        deltas["accuracy"] = _exact_accuracy(deltas["accuracy"], y_true, candidate, baseline, confidence)
+    return deltas
 
 
 def unpaired_bootstrap(metrics: list[str], candidate: Sample, baseline: Sample, resamples: int = 1000,
@@ -131,25 +161,49 @@ def _bootstrap(metrics: list[str], candidate: Sample, baseline: Sample, paired: 
     deltas: dict[str, list[np.ndarray]] = {name: [] for name in scorers}
     rng = np.random.default_rng(seed)
     chunk = max(1, CHUNK_CELLS // max(sizes))
+    strata = _strata(candidate), _strata(baseline)
     for start in range(0, resamples, chunk):
         count = min(chunk, resamples - start)
-        candidate_draws = Draws.random(rng, count, sizes[0])
-        baseline_draws = candidate_draws if paired else Draws.random(rng, count, sizes[1])
+        candidate_draws = Draws.random(rng, count, sizes[0], strata[0])
+        baseline_draws = candidate_draws if paired else Draws.random(rng, count, sizes[1], strata[1])
         for name, (score_candidate, score_baseline) in scorers.items():
             deltas[name].append(score_candidate(candidate_draws) - score_baseline(baseline_draws))
     return {name: _interval(name, point[name], np.concatenate(chunks), confidence) for name, chunks in deltas.items()}
 
 
+def _strata(sample: Sample) -> np.ndarray | None:
+    """A classifier's rows are resampled within their true class; a regressor's all together."""
+    return None if sample.classes is None else np.asarray(sample.y_true)
+
+
 def _interval(name: str, point: float, values: np.ndarray, confidence: float) -> Delta:
-    values = values[np.isfinite(values)]
-    if not len(values) or not np.isfinite(point):
+    """The delta ± z standard errors, and the two-sided p-value of no change.
+
+    A resample on which the metric is undefined makes the whole delta undefined (NaN),
+    never a narrower interval from the resamples that happened to work.
+    """
+    if not np.isfinite(point) or not np.all(np.isfinite(values)):
         return Delta(point, float("nan"), float("nan"), False, "unchanged")
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(values, [alpha, 1 - alpha])
-    significant = bool(low > 0 or high < 0)
+    se = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    half = NormalDist().inv_cdf(1 - (1 - confidence) / 2) * se
+    return _judged(name, point, point - half, point + half, se, normal_p(point, se), confidence)
+
+
+def _judged(name: str, point: float, low: float, high: float, se: float, p_value: float, confidence: float,
+            discordant: tuple[int, int, int] | None = None) -> Delta:
+    significant = bool(p_value < 1 - confidence)
     better = (point > 0) == CATALOGUE[name].higher_is_better
     verdict = ("better" if better else "worse") if significant else "unchanged"
-    return Delta(point, float(low), float(high), significant, verdict)
+    return Delta(point, float(low), float(high), significant, verdict, se, p_value, discordant)
+
+
+def _exact_accuracy(delta: Delta, y: np.ndarray, candidate: Predictions, baseline: Predictions,
+                    confidence: float) -> Delta:
+    """The accuracy delta judged by McNemar's exact test on the discordant rows."""
+    right_c, right_b = np.asarray(candidate.y_pred) == y, np.asarray(baseline.y_pred) == y
+    counts = (int(np.sum(right_c & ~right_b)), int(np.sum(right_b & ~right_c)), len(y))
+    return _judged("accuracy", delta.delta, delta.ci_low, delta.ci_high, delta.se, mcnemar_p(*counts[:2]),
+                   confidence, counts)
 
 
 def score(name: str, y_true: np.ndarray, predictions: Predictions, classes: list[Any] | None = None,
@@ -179,6 +233,7 @@ def _scorer(name: str, y: np.ndarray, model: Predictions, classes: list[Any] | N
 
 def _regression_scorer(name: str, y: np.ndarray, y_pred: np.ndarray) -> Scorer:
     error = y_pred - y
+    centred = y - y.mean()  # r2 is shift-invariant; centring keeps a constant target's spread exactly 0
     if name == "rmse":
         return lambda d: np.sqrt(d.weights @ error**2 / d.n)
     if name == "mae":
@@ -189,9 +244,12 @@ def _regression_scorer(name: str, y: np.ndarray, y_pred: np.ndarray) -> Scorer:
     if name == "r2":
         def r2(d: Draws) -> np.ndarray:
             w = d.weights
-            spread = w @ y**2 - (w @ y) ** 2 / d.n
+            spread = w @ centred**2 - (w @ centred) ** 2 / d.n
+            squared = w @ error**2
             with np.errstate(divide="ignore", invalid="ignore"):
-                return 1 - (w @ error**2) / spread
+                ratio = 1 - squared / spread
+            # scikit-learn's convention for a constant target: 1 for a perfect fit, else 0.
+            return np.where(spread > 0, ratio, np.where(squared == 0, 1.0, 0.0))
         return r2
     raise AssertionError(f"no bootstrap scorer for {name}")
 
@@ -202,7 +260,8 @@ def _classification_scorer(name: str, y: np.ndarray, model: Predictions, classes
         correct = (y == y_pred).astype(np.float64)
         return lambda d: d.weights @ correct / d.n
     if name == "log_loss":
-        proba = np.clip(model.proba / model.proba.sum(axis=1, keepdims=True), np.finfo(model.proba.dtype).eps, 1)
+        eps = np.finfo(model.proba.dtype).eps
+        proba = np.clip(model.proba, eps, 1 - eps)  # as scikit-learn does, which does not renormalise the rows
         index = np.searchsorted(np.asarray(classes), y) if _sortable(classes) else np.array([classes.index(v) for v in y])
         loss = -np.log(proba[np.arange(len(y)), index])
         return lambda d: d.weights @ loss / d.n

@@ -22,14 +22,19 @@ from mlship.errors import MlshipError
 from mlship.git import head_commit, is_dirty
 from mlship.project import Project
 from mlship.review.bootstrap import Delta, Predictions, Sample, paired_bootstrap, unpaired_bootstrap
-from mlship.review.gates import GateResult, SliceResult, check_absolute, check_change, check_slices
-from mlship.spec import SPEC_FILE, Spec, load_spec
+from mlship.review.gates import ChangeTest, GateResult, SliceResult, check_absolute, check_changes
+from mlship.spec import SPEC_FILE, Evaluation, SliceBy, Spec, load_spec
 from mlship.train.cache import CacheEntry
 from mlship.train.data import Dataset, load_dataset
 from mlship.train.evaluation import score
 from mlship.train.trainer import Trained, train
 
 MISSING_VALUE = "(missing)"
+#: A numeric slice column with more distinct values than this is cut into quantile bins.
+MAX_SLICE_VALUES = 10
+DEFAULT_BINS = 4
+#: Metrics that compare classes: a slice judges them only with enough rows of every class.
+PER_CLASS_METRICS = {"roc_auc", "precision", "recall", "f1", "balanced_accuracy"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class Comparison:
     data_diff: dict[str, Any]
     candidate_lineage: dict[str, Any] = field(repr=False, default_factory=dict)
     candidate_performance: dict[str, float] = field(default_factory=dict)
+    #: Every change test of the model (globally and per slice), Holm-adjusted as one family.
+    change_tests: list[ChangeTest] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -85,6 +92,9 @@ class Comparison:
             "slices": [
                 {**asdict(s), "deltas": {name: d.to_dict() for name, d in s.deltas.items()}} for s in self.slices
             ],
+            "change_tests": [{"metric": t.metric, "rule": t.rule, "bound": t.bound, "slice": t.where or None,
+                              "drop": t.drop, "p_value": t.p_value, "adjusted_p": t.adjusted_p, "failed": t.failed}
+                             for t in self.change_tests],
             "params_diff": [{"key": k, "baseline": old, "candidate": new} for k, old, new in self.params_diff],
             "data_diff": self.data_diff,
         }
@@ -133,8 +143,7 @@ def compare_model(project: Project, name: str, base: Checkout) -> Comparison:
 
 def _without_baseline(spec: Spec, result: Trained, entry: CacheEntry, note: str, new: bool) -> Comparison:
     gates = check_absolute(spec.config.gates, result.metrics, result.unavailable)
-    gates += check_change(spec.config.gates, result.metrics, {}, None)
-    gates += check_slices(spec.config.gates, [], compared=False)
+    gates += check_changes(spec.config.gates, {}, None, [], False, spec.config.evaluation.bootstrap.confidence)[0]
     return Comparison(
         name=spec.name, spec=spec,
         candidate=_candidate_version(spec, result),
@@ -151,18 +160,24 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entr
     assert np.array_equal(candidate_predictions["row"].to_numpy(), dataset.test_rows), "split is deterministic"
     candidate_model = _predictions_of(candidate_predictions, dataset.classes)
     settings = spec.config.evaluation.bootstrap
+    # The base's seed: a pull request cannot pick the resamples its verdict is drawn from.
+    seed = baseline_spec.config.evaluation.bootstrap.seed
+    notes = [] if seed == settings.seed else [
+        f"the bootstrap seed changed ({seed} → {settings.seed}); the comparison keeps the base's seed, so that a "
+        "seed cannot be chosen to pass"]
     metrics = [m for m in spec.metrics if m in candidate.metrics]
     baseline_model, why_unpaired = _baseline_on_candidate_rows(spec, baseline_spec, baseline_entry, dataset)
     y = dataset.y_test.to_numpy()
     if baseline_model is not None:
-        paired, note = True, ""
+        paired = True
         baseline_metrics, _ = score(metrics, y, baseline_model.y_pred, baseline_model.proba, dataset.classes,
                                     dataset.positive_class)
         deltas = paired_bootstrap(metrics, y, candidate_model, baseline_model, dataset.classes,
-                                  dataset.positive_class, settings.resamples, settings.confidence, settings.seed)
-        slices = _slices(spec, dataset, candidate_model, baseline_model)
+                                  dataset.positive_class, settings.resamples, settings.confidence, seed)
+        slices = _slices(spec, dataset, candidate_model, baseline_model, seed)
     else:
-        paired, note = False, f"not paired: {why_unpaired}; each version is scored on its own held-out rows"
+        paired = False
+        notes.insert(0, f"not paired: {why_unpaired}; each version is scored on its own held-out rows")
         baseline_metrics = baseline.metrics
         own, recorded = baseline_entry.predictions(), baseline_entry.metrics()
         deltas = unpaired_bootstrap(
@@ -170,12 +185,13 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entr
             Sample(y, candidate_model, dataset.classes, dataset.positive_class),
             Sample(own["y_true"].to_numpy(), _predictions_of(own, recorded["classes"]), recorded["classes"],
                    recorded["positive_class"]),
-            settings.resamples, settings.confidence, settings.seed,
+            settings.resamples, settings.confidence, seed,
         )
         slices = []
     gates = check_absolute(spec.config.gates, candidate.metrics, candidate.unavailable)
-    gates += check_change(spec.config.gates, candidate.metrics, deltas, baseline_metrics)
-    gates += check_slices(spec.config.gates, slices, compared=paired)
+    changes, tests = check_changes(spec.config.gates, deltas, baseline_metrics, slices, paired, settings.confidence)
+    gates += changes
+    note = "; ".join(notes)
     return Comparison(
         name=spec.name, spec=spec,
         candidate=_candidate_version(spec, candidate),
@@ -184,6 +200,7 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entr
         params_diff=_params_diff(baseline_spec, spec),
         data_diff=_data_diff(baseline_entry.lineage(), candidate_entry.lineage()),
         candidate_lineage=candidate_entry.lineage(), candidate_performance=candidate.performance,
+        change_tests=tests,
     )
 
 
@@ -212,24 +229,63 @@ def _baseline_on_candidate_rows(spec: Spec, baseline_spec: Spec, entry: CacheEnt
         return None, f"the baseline cannot score the new rows ({error})"
 
 
-def _slices(spec: Spec, dataset: Dataset, candidate: Predictions, baseline: Predictions) -> list[SliceResult]:
-    settings, minimum = spec.config.evaluation.bootstrap, spec.config.evaluation.min_slice_size
+def _slices(spec: Spec, dataset: Dataset, candidate: Predictions, baseline: Predictions,
+            seed: int) -> list[SliceResult]:
+    """Both versions' metrics on each slice, with deltas for the metrics the slice can judge."""
+    evaluation = spec.config.evaluation
+    settings = evaluation.bootstrap
     y = dataset.y_test.to_numpy()
     results = []
-    for column in spec.config.evaluation.slices:
-        values = dataset.test_table[column].astype("object").where(dataset.test_table[column].notna(), MISSING_VALUE)
-        for value in sorted(values.unique(), key=str):
-            mask = (values == value).to_numpy()
+    for by in evaluation.slices:
+        labels, order = _slice_labels(dataset.test_table[by.column], by)
+        for value in order:
+            mask = (labels == value).to_numpy()
             part_c, part_b = _subset(candidate, mask), _subset(baseline, mask)
-            metrics = spec.metrics
-            cand, _ = score(metrics, y[mask], part_c.y_pred, part_c.proba, dataset.classes, dataset.positive_class)
-            base, _ = score(metrics, y[mask], part_b.y_pred, part_b.proba, dataset.classes, dataset.positive_class)
-            too_small = int(mask.sum()) < minimum
-            deltas = {} if too_small else paired_bootstrap(
-                [m for m in metrics if m in cand and m in base], y[mask], part_c, part_b, dataset.classes,
-                dataset.positive_class, settings.resamples, settings.confidence, settings.seed)
-            results.append(SliceResult(column, str(value), int(mask.sum()), too_small, cand, base, deltas))
+            cand, _ = score(spec.metrics, y[mask], part_c.y_pred, part_c.proba, dataset.classes, dataset.positive_class)
+            base, _ = score(spec.metrics, y[mask], part_b.y_pred, part_b.proba, dataset.classes, dataset.positive_class)
+            unjudged = {m: why for m in spec.metrics if (why := _why_unjudged(m, y[mask], dataset, evaluation))}
+            judged = [m for m in spec.metrics if m in cand and m in base and m not in unjudged]
+            deltas = paired_bootstrap(judged, y[mask], part_c, part_b, dataset.classes, dataset.positive_class,
+                                      settings.resamples, settings.confidence, seed) if judged else {}
+            results.append(SliceResult(by.column, value, int(mask.sum()), cand, base, deltas, unjudged))
     return results
+
+
+def _slice_labels(column: pd.Series, by: SliceBy) -> tuple[pd.Series, list[str]]:
+    """Each row's slice, and the slices in order of their values (missing values last).
+
+    A numeric column is cut into quantile bins when ``bins`` is set or it has more than
+    :data:`MAX_SLICE_VALUES` distinct values; otherwise each value is a slice.
+    """
+    present = column.dropna()
+    numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+    if numeric and (by.bins or present.nunique() > MAX_SLICE_VALUES):
+        bins = pd.qcut(present, by.bins or DEFAULT_BINS, duplicates="drop")
+        names = {interval: f"{interval.left:.4g} to {interval.right:.4g}" for interval in bins.cat.categories}
+        labels, order = bins.map(names).astype(object), list(names.values())
+    else:
+        values = sorted(present.unique(), key=lambda v: (not numeric, v if numeric else str(v)))
+        names = {v: f"{v:g}" if numeric and isinstance(v, float) else str(v) for v in values}
+        labels, order = present.map(names).astype(object), list(names.values())
+    labels = labels.reindex(column.index)
+    if labels.isna().any():
+        order.append(MISSING_VALUE)
+    return labels.fillna(MISSING_VALUE), order
+
+
+def _why_unjudged(metric: str, y: np.ndarray, dataset: Dataset, evaluation: Evaluation) -> str:
+    """Why a slice with truth ``y`` cannot judge ``metric``, or "" when it can."""
+    if len(y) < evaluation.min_slice_size:
+        return f"{len(y)} rows, fewer than min_slice_size {evaluation.min_slice_size}"
+    if metric in PER_CLASS_METRICS and dataset.classes is not None:
+        fewest = min(dataset.classes, key=lambda c: int(np.sum(y == c)))
+        count = int(np.sum(y == fewest))
+        if count < evaluation.min_slice_class_size:
+            return (f"{count} rows of class {fewest!r}; {metric} needs {evaluation.min_slice_class_size} "
+                    "of each class (min_slice_class_size)")
+    if metric == "r2" and np.ptp(y.astype(float)) == 0:
+        return "the target is constant in this slice"
+    return ""
 
 
 def _subset(model: Predictions, mask: np.ndarray) -> Predictions:

@@ -1,12 +1,20 @@
-"""Gates: the bounds a model's metrics must meet for it to pass."""
+"""Gates: the bounds a model's metrics must meet for it to pass.
+
+Absolute gates (``min``, ``max``) compare a metric with a number. Change gates
+(``max_drop``, ``max_relative_drop``, ``slice_max_drop``) compare the candidate with the
+baseline: each is a one-sided test of the drop against its bound, and all of one model's
+change tests share one error budget (see :mod:`mlship.review.significance`).
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from mlship.metrics import CATALOGUE
+from mlship.review.significance import accuracy_drop_beyond_p, drop_beyond_p, holm
 from mlship.spec import Gate, Spec
 from mlship.train.trainer import Trained
 
@@ -16,15 +24,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SliceResult:
-    """A slice of the held-out rows (one value of a slice column): both versions' metrics and the deltas."""
+    """A slice of the compared rows (one value, or one bin, of a slice column): both versions'
+    metrics, the deltas of the metrics it can judge, and why it cannot judge the others."""
 
     column: str
     value: str
     rows: int
-    too_small: bool
     candidate: dict[str, float]
     baseline: dict[str, float]
     deltas: dict[str, Delta]
+    #: Metric → why this slice cannot judge it (too few rows, or too few of a class); never gated.
+    unjudged: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,8 @@ class GateResult:
     rule: str
     passed: bool
     message: str
+    #: A change gate's Holm-adjusted p-value (the smallest over its slices for ``slice_max_drop``).
+    p_value: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,53 +105,70 @@ def check_absolute(gates: dict[str, Gate], metrics: dict[str, float],
     return results
 
 
-def check_change(gates: dict[str, Gate], metrics: dict[str, float], deltas: dict[str, Delta],
-                 baseline: dict[str, float] | None) -> list[GateResult]:
-    """Check ``max_drop`` (in the metric's units) and ``max_relative_drop`` (drop / |baseline|).
+@dataclass(frozen=True)
+class ChangeTest:
+    """One test of a change gate: did ``metric`` drop by more than the bound (globally, or in one slice)?"""
 
-    A drop is a change in the metric's bad direction. A change gate fails only when the
-    drop exceeds its bound *and* is significant; a metric without a delta fails closed.
+    metric: str
+    rule: str
+    bound: float
+    #: "" for the whole of the compared rows, else the slice ("region=north").
+    where: str
+    #: The observed drop, in the rule's units (a share of the baseline for ``max_relative_drop``).
+    drop: float
+    delta: Delta
+    p_value: float
+    #: Holm-adjusted over all change tests of the model.
+    adjusted_p: float = math.nan
+    failed: bool = False
+
+
+def check_changes(gates: dict[str, Gate], deltas: dict[str, Delta], baseline: dict[str, float] | None,
+                  slices: list[SliceResult], slices_compared: bool,
+                  confidence: float) -> tuple[list[GateResult], list[ChangeTest]]:
+    """Check every change gate of one model as one family of tests; return the gates' results and the tests.
+
+    ``baseline`` is None for a model without a baseline: its change gates are not applied,
+    and say so. ``slices_compared`` is False when no slice was compared on the same rows.
+    A gated metric without a usable delta fails closed. Each test fails when its
+    Holm-adjusted p-value is below ``1 − confidence``.
     """
-    results = []
+    results: list[GateResult] = []
+    tests: list[ChangeTest] = []
     for metric, gate in gates.items():
         for rule in ("max_drop", "max_relative_drop"):
             bound = getattr(gate, rule)
             if bound is None:
                 continue
-            label = f"{rule} {bound:g}"
+            delta = deltas.get(metric)
             if baseline is None:
-                results.append(GateResult(metric, label, True, f"not applied: no baseline to compare {metric} with"))
-            elif metric not in deltas or metric not in baseline or metric not in metrics:
-                results.append(GateResult(metric, label, False,
+                results.append(GateResult(metric, f"{rule} {bound:g}", True,
+                                          f"not applied: no baseline to compare {metric} with"))
+            elif delta is None or metric not in baseline or not math.isfinite(delta.delta):
+                results.append(GateResult(metric, f"{rule} {bound:g}", False,
                                           f"{metric} was not computed for both versions, so its change gate fails"))
             else:
-                results.append(_change_result(metric, rule, bound, deltas[metric], baseline[metric]))
-    return results
-
-
-def check_slices(gates: dict[str, Gate], slices: list[SliceResult], compared: bool) -> list[GateResult]:
-    """Check ``slice_max_drop``: no slice large enough to judge may drop significantly by more.
-
-    ``compared`` is False when no slice could be compared with a baseline (a new model,
-    or versions scored on different rows): the gate is then not applied, and says so.
-    """
-    results = []
-    for metric, gate in gates.items():
-        if gate.slice_max_drop is None:
-            continue
-        if not compared:
+                tests.append(_test(metric, rule, bound, "", delta, baseline[metric]))
+        if gate.slice_max_drop is not None and baseline is not None and slices_compared:
+            tests += [_test(metric, "slice_max_drop", gate.slice_max_drop, f"{s.column}={s.value}", s.deltas[metric])
+                      for s in slices if metric in s.deltas and math.isfinite(s.deltas[metric].delta)]
+        elif gate.slice_max_drop is not None:
             results.append(GateResult(metric, f"slice_max_drop {gate.slice_max_drop:g}", True,
                                       "not applied: no slice was compared with a baseline on the same rows"))
-            continue
-        failing = []
-        for part in slices:
-            delta = part.deltas.get(metric)
-            if delta is not None and delta.verdict == "worse" and drop_of(metric, delta.delta) > gate.slice_max_drop:
-                failing.append(f"{part.column}={part.value} ({delta.delta:+.4g})")
-        message = (f"{metric} dropped significantly by more than {gate.slice_max_drop:g} in " + ", ".join(failing)
-                   if failing else f"no slice's {metric} dropped significantly by more than {gate.slice_max_drop:g}")
-        results.append(GateResult(metric, f"slice_max_drop {gate.slice_max_drop:g}", not failing, message))
-    return results
+    alpha = 1 - confidence
+    tests = [replace(test, adjusted_p=p_value, failed=p_value < alpha)
+             for test, p_value in zip(tests, holm([test.p_value for test in tests]))]
+    by_gate: dict[tuple[str, str], list[ChangeTest]] = defaultdict(list)
+    for test in tests:
+        by_gate[test.metric, test.rule].append(test)
+    for metric, gate in gates.items():
+        for rule in ("max_drop", "max_relative_drop"):
+            if (metric, rule) in by_gate:
+                (test,) = by_gate[metric, rule]
+                results.append(_change_result(test))
+        if gate.slice_max_drop is not None and baseline is not None and slices_compared:
+            results.append(_slice_result(metric, gate.slice_max_drop, by_gate.get((metric, "slice_max_drop"), [])))
+    return results, tests
 
 
 def drop_of(metric: str, delta: float) -> float:
@@ -147,18 +176,43 @@ def drop_of(metric: str, delta: float) -> float:
     return -delta if CATALOGUE[metric].higher_is_better else delta
 
 
-def _change_result(metric: str, rule: str, bound: float, delta: Delta, baseline: float) -> GateResult:
+def _test(metric: str, rule: str, bound: float, where: str, delta: Delta, baseline: float = 1.0) -> ChangeTest:
+    """The test of one change gate. A relative bound is a share of the baseline's value, so the drop is
+    tested against ``bound × |baseline|`` (a zero baseline allows no drop at all)."""
     drop = drop_of(metric, delta.delta)
-    if rule == "max_relative_drop":
-        size = drop / abs(baseline) if baseline else (math.inf if drop > 0 else 0.0)
-        shown, limit = f"{size:.2%}", f"{bound:.2%}"
+    scale = abs(baseline) if rule == "max_relative_drop" else 1.0
+    absolute = bound * scale
+    if delta.discordant is not None:
+        p_value = accuracy_drop_beyond_p(*delta.discordant, absolute)
     else:
-        size, shown, limit = drop, f"{drop:.4g}", f"{bound:g}"
-    interval = f"CI [{delta.ci_low:+.4g}, {delta.ci_high:+.4g}]"
-    label = f"{rule} {bound:g}"
-    if size <= bound:
-        return GateResult(metric, label, True, f"{metric} changed by {delta.delta:+.4g}, within {rule} {limit}")
-    if delta.verdict != "worse":
-        return GateResult(metric, label, True,
-                          f"{metric} dropped by {shown} (more than {limit}) but within noise ({interval})")
-    return GateResult(metric, label, False, f"{metric} dropped by {shown}, more than {limit}, significantly ({interval})")
+        p_value = drop_beyond_p(drop, delta.se, absolute)
+    shown = drop / scale if scale else (math.inf if drop > 0 else 0.0)
+    return ChangeTest(metric, rule, bound, where, shown, delta, p_value)
+
+
+def _change_result(test: ChangeTest) -> GateResult:
+    metric, rule, delta, p_value = test.metric, test.rule, test.delta, test.adjusted_p
+    relative = rule == "max_relative_drop"
+    shown, limit = (f"{test.drop:.2%}", f"{test.bound:.2%}") if relative else (f"{test.drop:.4g}", f"{test.bound:g}")
+    evidence = f"adjusted p = {p_value:.2g}, CI [{delta.ci_low:+.4g}, {delta.ci_high:+.4g}]"
+    label = f"{rule} {test.bound:g}"
+    if test.failed:
+        return GateResult(metric, label, False,
+                          f"{metric} dropped by {shown}, significantly more than {limit} ({evidence})", p_value)
+    if test.drop <= test.bound:
+        return GateResult(metric, label, True, f"{metric} changed by {delta.delta:+.4g}, within {rule} {limit}",
+                          p_value)
+    return GateResult(metric, label, True,
+                      f"{metric} dropped by {shown}, more than {limit} but not significantly ({evidence})", p_value)
+
+
+def _slice_result(metric: str, bound: float, tests: list[ChangeTest]) -> GateResult:
+    label = f"slice_max_drop {bound:g}"
+    failing = [f"{test.where} (dropped by {test.drop:.4g}, adjusted p = {test.adjusted_p:.2g})" for test in tests
+               if test.failed]
+    smallest = min((test.adjusted_p for test in tests), default=None)
+    if failing:
+        return GateResult(metric, label, False,
+                          f"{metric} dropped significantly by more than {bound:g} in " + ", ".join(failing), smallest)
+    return GateResult(metric, label, True, f"no slice's {metric} dropped significantly by more than {bound:g} "
+                                           f"({len(tests)} slice{'s' if len(tests) != 1 else ''} judged)", smallest)

@@ -64,6 +64,8 @@ def _comment_context(result: "PrResult", run_url: str | None, full_report_hint: 
     settings = {("paired" if c.paired else "unpaired", c.spec.config.evaluation.bootstrap.resamples,
                  c.spec.config.evaluation.bootstrap.confidence) for c in result.comparisons if c.baseline}
     method = "; ".join(f"{kind} bootstrap, {r:,} resamples, {c:.0%} intervals" for kind, r, c in sorted(settings))
+    if any(c.change_tests for c in result.comparisons):
+        method += "; change gates test each drop against its bound, Holm-adjusted per model"
     footer = " · ".join(filter(None, [f"mlship {__version__}", method, f"[workflow run]({run_url})" if run_url else ""]))
     return {
         "marker": MARKER,
@@ -108,6 +110,7 @@ def _model_view(c: "Comparison") -> dict[str, Any]:
         "slices": _slice_rows(c),
         "slice_metrics": c.spec.metrics,
         "min_slice_size": c.spec.config.evaluation.min_slice_size,
+        "min_slice_class_size": c.spec.config.evaluation.min_slice_class_size,
         "params_diff": [{"key": k, "baseline": _value(old), "candidate": _value(new)} for k, old, new in c.params_diff],
         "data_rows": _data_rows(c.data_diff),
         "provenance": _provenance(c),
@@ -126,17 +129,21 @@ def _headline(c: "Comparison", primary: str) -> str:
 
 
 def _slice_regressions(c: "Comparison") -> list[dict[str, str]]:
+    """The slices whose drop failed a slice gate, after the family-wise adjustment: only what failed."""
+    by_name = {f"{s.column}={s.value}": s for s in c.slices}
     found = []
-    for s in c.slices:
-        for metric, delta in s.deltas.items():
-            if delta.verdict == "worse":
-                found.append({"slice": f"{s.column} = {s.value}", "rows": f"{s.rows:,}", "metric": metric,
-                              "baseline": fmt(s.baseline.get(metric)), "candidate": fmt(s.candidate.get(metric)),
-                              "delta": arrow_delta(delta.delta), "ci": interval(delta)})
+    for test in c.change_tests:
+        if test.failed and test.where:
+            s = by_name[test.where]
+            found.append({"slice": f"{s.column} = {s.value}", "rows": f"{s.rows:,}", "metric": test.metric,
+                          "baseline": fmt(s.baseline.get(test.metric)), "candidate": fmt(s.candidate.get(test.metric)),
+                          "delta": arrow_delta(test.delta.delta), "ci": interval(test.delta),
+                          "p": f"{test.adjusted_p:.2g}"})
     return found
 
 
 def _slice_rows(c: "Comparison") -> list[dict[str, Any]]:
+    failed = {(test.where, test.metric) for test in c.change_tests if test.failed and test.where}
     rows = []
     for s in c.slices:
         cells = []
@@ -144,12 +151,12 @@ def _slice_rows(c: "Comparison") -> list[dict[str, Any]]:
             value, delta = s.candidate.get(metric), s.deltas.get(metric)
             if value is None:
                 cells.append("n/a")
-            elif s.too_small:
-                cells.append(f"{fmt(value)} (too small to judge)")
+            elif metric in s.unjudged:
+                cells.append(f"{fmt(value)} (not judged)")
             elif delta is None:
                 cells.append(fmt(value))
             else:
-                mark = {"better": " ✅", "worse": " ❌", "unchanged": ""}[delta.verdict]
+                mark = " ❌" if (f"{s.column}={s.value}", metric) in failed else ""
                 cells.append(f"{fmt(value)} ({arrow_delta(delta.delta)}){mark}")
         rows.append({"slice": f"{s.column} = {s.value}", "rows": f"{s.rows:,}", "cells": cells})
     return rows

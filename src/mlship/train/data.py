@@ -134,7 +134,7 @@ def _check_table(spec: Spec, table: pd.DataFrame, name: str, source_field: str) 
                     f"column '{column}' is not in {name}{did_you_mean(column, columns)}. Columns: {_listed(columns)}",
                     spec.location("data", field, index),
                 )
-    for index, column in enumerate(spec.config.evaluation.slices):
+    for index, column in enumerate(s.column for s in spec.config.evaluation.slices):
         if column not in table.columns:
             raise DataError(
                 f"slice column '{column}' is not in {name}{did_you_mean(column, columns)}. Columns: {_listed(columns)}",
