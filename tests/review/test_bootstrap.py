@@ -7,7 +7,8 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
-from mlship.review.bootstrap import Draws, Predictions, Sample, paired_bootstrap, score, unpaired_bootstrap
+from mlship.review.bootstrap import (Draws, Predictions, Resampler, Sample, paired_bootstrap, score,
+                                     unpaired_bootstrap)
 
 CLASSIFICATION = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"]
 
@@ -61,8 +62,8 @@ def test_unresampled_regression_metric_equals_scikit_learn(name, reference):
 def test_a_resample_scores_like_scikit_learn_on_the_drawn_rows():
     rng = np.random.default_rng(5)
     y, model = _classifier_outputs(rng, [0, 1], 500, skill=1.0)
-    draws = Draws.random(rng, 3, 500)
-    for index, rows in enumerate(draws.rows):
+    draws = Resampler(500, y, np.random.SeedSequence(5)).draw(3)
+    for index, rows in enumerate(draws.indices):
         drawn = Predictions(model.y_pred[rows], model.proba[rows])
         for name in CLASSIFICATION:
             expected = _sklearn(name, y[rows], drawn, [0, 1], 1)
@@ -144,10 +145,20 @@ def test_two_equally_good_models_are_called_significantly_different_about_five_p
 
 
 def test_a_classifiers_resamples_keep_the_class_counts_of_the_data():
-    y = np.array([0] * 90 + [1] * 10)
-    draws = Draws.random(np.random.default_rng(1), 50, 100, y)
-    assert all(np.sum(y[rows] == 1) == 10 for rows in draws.rows)
-    assert len(np.unique(draws.rows)) > 80, "rows are still drawn with replacement across the data"
+    y = np.array([0] * 45 + [1] * 10 + [0] * 45)
+    draws = Resampler(100, y, np.random.SeedSequence(1)).draw(50)
+    assert all(np.sum(y[rows] == 1) == 10 for rows in draws.indices)
+    assert len(np.unique(draws.indices)) > 80, "rows are still drawn with replacement across the data"
+    assert np.array_equal(draws.weights.sum(axis=1), np.full(50, 100.0))
+    for index in range(3):
+        assert np.array_equal(draws.weights[index], np.bincount(draws.indices[index], minlength=100))
+
+
+def test_resamples_do_not_depend_on_how_they_are_chunked():
+    y = np.random.default_rng(3).integers(0, 3, 200)
+    whole = Resampler(200, y, np.random.SeedSequence(9)).draw(10).indices
+    chunked = Resampler(200, y, np.random.SeedSequence(9))
+    assert np.array_equal(np.vstack([chunked.draw(4).indices, chunked.draw(6).indices]), whole)
 
 
 def test_a_slice_with_one_positive_never_has_a_resample_without_it():
@@ -187,7 +198,7 @@ def test_r2_on_a_constant_target_is_scikit_learns_on_every_resample(offset, expe
     y = np.full(50, 3.0)
     model = Predictions(y + offset * np.random.default_rng(23).normal(size=50))
     assert skm.r2_score(y, model.y_pred) == expected
-    draws = Draws.random(np.random.default_rng(24), 20, 50)
+    draws = Resampler(50, None, np.random.SeedSequence(24)).draw(20)
     assert np.all(score("r2", y, model, draws=draws) == expected)
 
 

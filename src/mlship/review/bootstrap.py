@@ -34,42 +34,43 @@ from mlship.review.significance import mcnemar_p, normal_p
 
 #: Rows × resamples per chunk: bounds the weight matrix to ~64 MB of float64.
 CHUNK_CELLS = 8_000_000
+#: Metrics that depend on the rows only through each version's confusion matrix.
+CONFUSION_METRICS = frozenset({"accuracy", "balanced_accuracy", "precision", "recall", "f1"})
+#: Up to this many classes, confusion metrics are resampled as counts (classes³ kinds of row when paired).
+MAX_CONFUSION_CLASSES = 12
 
 
 class Draws:
-    """Resamples of ``n`` rows: the drawn row indices, and how often each row was drawn."""
+    """Resamples of ``n`` rows: which rows each resample drew, and how often it drew each row.
 
-    def __init__(self, rows: np.ndarray, n: int):
-        #: resamples × n row indices.
+    ``rows`` holds positions in ``order`` (a permutation of the rows, grouping them by
+    stratum), or row indices when there is no ``order``: metrics bin the drawn positions
+    after permuting their per-row values once, instead of looking up every draw.
+    """
+
+    def __init__(self, rows: np.ndarray, n: int, order: np.ndarray | None = None):
+        #: resamples × n positions.
         self.rows = rows
         self.n = n
+        self.order = order
 
     @classmethod
     def identity(cls, n: int) -> "Draws":
         """One "resample" that is the data itself: scoring it gives the plain metric."""
         return cls(np.arange(n)[None, :], n)
 
-    @classmethod
-    def random(cls, rng: np.random.Generator, count: int, n: int, strata: np.ndarray | None = None) -> "Draws":
-        """``count`` resamples of ``n`` rows; with ``strata`` (a label per row), each stratum is
-        resampled within itself, so every resample has the data's count of each label."""
-        if strata is None:
-            return cls(rng.integers(0, n, size=(count, n)), n)
-        # Position k of a resample draws from the stratum of the k-th row in stratum order; one
-        # uniform per position, in row-major order, so chunking draws the same resamples.
-        order = np.argsort(strata, kind="stable")
-        _, sizes = np.unique(strata[order], return_counts=True)
-        starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
-        picks = starts + (rng.random((count, n)) * np.repeat(sizes, sizes)).astype(np.int64)
-        return cls(order[picks], n)
-
     @property
     def count(self) -> int:
         return len(self.rows)
 
+    @property
+    def indices(self) -> np.ndarray:
+        """resamples × n drawn row indices."""
+        return self.rows if self.order is None else self.order[self.rows]
+
     def binned(self, bins: np.ndarray, size: int) -> np.ndarray:
         """resamples × size integer counts of draws per bin, where ``bins[row]`` is each row's bin."""
-        keys = bins[self.rows]
+        keys = (bins if self.order is None else bins[self.order])[self.rows]
         keys += (np.arange(self.count) * size)[:, None]
         return np.bincount(keys.ravel(), minlength=self.count * size).reshape(self.count, size)
 
@@ -77,6 +78,31 @@ class Draws:
     def weights(self) -> np.ndarray:
         """resamples × n: how often each row was drawn, as floats for matrix products."""
         return self.binned(np.arange(self.n), self.n).astype(np.float64)
+
+
+class Resampler:
+    """Draws resamples of ``n`` rows, chunk by chunk; with ``strata`` (a label per row), each
+    stratum is drawn within itself, so every resample has the data's count of each label.
+
+    Each stratum has its own random stream, consumed in resample order, so the resamples do
+    not depend on how they are chunked.
+    """
+
+    def __init__(self, n: int, strata: np.ndarray | None, seed: np.random.SeedSequence):
+        self.n = n
+        if strata is None:
+            self.order, sizes = None, np.array([n])
+        else:
+            self.order = np.argsort(strata, kind="stable")
+            sizes = np.unique(strata[self.order], return_counts=True)[1]
+        self.blocks = [(int(start), int(size), np.random.default_rng(stream)) for start, size, stream
+                       in zip(np.cumsum(sizes) - sizes, sizes, seed.spawn(len(sizes)))]
+
+    def draw(self, count: int) -> Draws:
+        positions = np.empty((count, self.n), dtype=np.int64)
+        for start, size, rng in self.blocks:
+            positions[:, start:start + size] = rng.integers(start, start + size, size=(count, size))
+        return Draws(positions, self.n, self.order)
 
 
 @dataclass(frozen=True)
@@ -158,17 +184,90 @@ def _bootstrap(metrics: list[str], candidate: Sample, baseline: Sample, paired: 
     }
     point = {name: float(c(Draws.identity(sizes[0]))[0] - b(Draws.identity(sizes[1]))[0])
              for name, (c, b) in scorers.items()}
+    # Independent streams: counts for the confusion metrics, rows for each version's other metrics.
+    counts_seed, candidate_seed, baseline_seed = np.random.SeedSequence(seed).spawn(3)
+    counts_rng = np.random.default_rng(counts_seed)
     deltas: dict[str, list[np.ndarray]] = {name: [] for name in scorers}
-    rng = np.random.default_rng(seed)
+    counted = [name for name in scorers if name in CONFUSION_METRICS]
+    confusions = _confusion_resamples(candidate, baseline, paired, resamples, counts_rng) if counted else None
+    if confusions is not None:
+        for name in counted:
+            deltas[name].append(_confusion_metric(name, confusions[0], candidate) -
+                                _confusion_metric(name, confusions[1], baseline))
+            del scorers[name]
     chunk = max(1, CHUNK_CELLS // max(sizes))
-    strata = _strata(candidate), _strata(baseline)
-    for start in range(0, resamples, chunk):
+    candidate_rows = Resampler(sizes[0], _strata(candidate), candidate_seed)
+    baseline_rows = None if paired else Resampler(sizes[1], _strata(baseline), baseline_seed)
+    for start in range(0, resamples if scorers else 0, chunk):
         count = min(chunk, resamples - start)
-        candidate_draws = Draws.random(rng, count, sizes[0], strata[0])
-        baseline_draws = candidate_draws if paired else Draws.random(rng, count, sizes[1], strata[1])
+        candidate_draws = candidate_rows.draw(count)
+        baseline_draws = baseline_rows.draw(count) if baseline_rows else candidate_draws
         for name, (score_candidate, score_baseline) in scorers.items():
             deltas[name].append(score_candidate(candidate_draws) - score_baseline(baseline_draws))
     return {name: _interval(name, point[name], np.concatenate(chunks), confidence) for name, chunks in deltas.items()}
+
+
+def _confusion_resamples(candidate: Sample, baseline: Sample, paired: bool, resamples: int,
+                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each version's confusion matrix (true × predicted class) on every resample, or None where
+    counting does not apply (a regressor, too many classes, a label outside the classes).
+
+    Drawing ``n`` rows of a class with replacement and counting them by kind (which label each
+    version gave) is a multinomial draw over the kinds, so the counts are drawn directly: the
+    same resampling distribution as drawing rows, at a cost that does not grow with the rows.
+    """
+    coded = [_class_codes(sample) for sample in (candidate, baseline)]
+    if any(codes is None for codes in coded):
+        return None
+    (truth_c, pred_c), (truth_b, pred_b) = coded
+    size = len(candidate.classes)
+    if paired:
+        kinds = _multinomial_by_class(truth_c, pred_c * size + pred_b, size, size * size, resamples, rng)
+        joint = kinds.reshape(resamples, size, size, size)
+        return joint.sum(axis=3), joint.sum(axis=2)
+    return (_multinomial_by_class(truth_c, pred_c, size, size, resamples, rng),
+            _multinomial_by_class(truth_b, pred_b, len(baseline.classes), len(baseline.classes), resamples, rng))
+
+
+def _class_codes(sample: Sample) -> tuple[np.ndarray, np.ndarray] | None:
+    """The index among the classes of each row's true and predicted label."""
+    if sample.classes is None or len(sample.classes) > MAX_CONFUSION_CLASSES:
+        return None
+    index = {label: k for k, label in enumerate(sample.classes)}
+    codes = []
+    for labels in (sample.y_true, sample.predictions.y_pred):
+        values, inverse = np.unique(np.asarray(labels), return_inverse=True)
+        mapped = np.array([index.get(v, -1) for v in values.tolist()], dtype=np.int64)
+        if np.any(mapped < 0):
+            return None
+        codes.append(mapped[inverse.ravel()])
+    return codes[0], codes[1]
+
+
+def _multinomial_by_class(truth: np.ndarray, kind: np.ndarray, classes: int, kinds: int, resamples: int,
+                          rng: np.random.Generator) -> np.ndarray:
+    """resamples × classes × kinds: the rows of each true class drawn (as many as it has) and counted by kind."""
+    counts = np.zeros((resamples, classes, kinds), dtype=np.int64)
+    for label in range(classes):
+        of_class = kind[truth == label]
+        if len(of_class):
+            shares = np.bincount(of_class, minlength=kinds) / len(of_class)
+            counts[:, label, :] = rng.multinomial(len(of_class), shares, size=resamples)
+    return counts
+
+
+def _confusion_metric(name: str, confusion: np.ndarray, sample: Sample) -> np.ndarray:
+    """A confusion metric per resample from resamples × true × predicted counts (the formulas of the row scorers)."""
+    hits = np.diagonal(confusion, axis1=1, axis2=2).astype(np.float64)
+    support, claimed = confusion.sum(axis=2).astype(np.float64), confusion.sum(axis=1).astype(np.float64)
+    if name == "accuracy":
+        return hits.sum(axis=1) / support.sum(axis=1)
+    if name == "balanced_accuracy":
+        return _nanmean_ratio(hits, support)
+    if sample.positive_class is not None:
+        labels = [list(sample.classes).index(sample.positive_class)]
+        hits, support, claimed = hits[:, labels], support[:, labels], claimed[:, labels]
+    return _per_label(name, hits, support, claimed)
 
 
 def _strata(sample: Sample) -> np.ndarray | None:
@@ -279,18 +378,21 @@ def _classification_scorer(name: str, y: np.ndarray, model: Predictions, classes
         all_hits = all_truth * np.stack([(y_pred == c) for c in classes], axis=1)
         return lambda d: _nanmean_ratio(d.weights @ all_hits, d.weights @ all_truth)
     if name in ("precision", "recall", "f1"):
-        def per_label(d: Draws) -> np.ndarray:
-            tp, support, claimed = d.weights @ hits, d.weights @ truth, d.weights @ predicted
-            if name == "precision":
-                value = _safe_ratio(tp, claimed)
-            elif name == "recall":
-                value = _safe_ratio(tp, support)
-            else:
-                value = _safe_ratio(2 * tp, support + claimed)
-            present = (support + claimed) > 0
-            return np.where(present, value, 0).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
-        return per_label
+        return lambda d: _per_label(name, d.weights @ hits, d.weights @ truth, d.weights @ predicted)
     raise AssertionError(f"no bootstrap scorer for {name}")
+
+
+def _per_label(name: str, tp: np.ndarray, support: np.ndarray, claimed: np.ndarray) -> np.ndarray:
+    """Precision, recall or F1 per resample from per-label counts (resamples × labels), macro-averaged
+    over the labels that occur (scikit-learn's ``zero_division=0``)."""
+    if name == "precision":
+        value = _safe_ratio(tp, claimed)
+    elif name == "recall":
+        value = _safe_ratio(tp, support)
+    else:
+        value = _safe_ratio(2 * tp, support + claimed)
+    present = (support + claimed) > 0
+    return np.where(present, value, 0).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
 
 
 def _auc_scorer(is_positive: np.ndarray, scores: np.ndarray) -> Scorer:
