@@ -1,10 +1,11 @@
 """The baseline of benchmark (b): the work of ``mlship train``, written as a plain script.
 
 It does what mlship does for a classification spec with a CSV ``path`` and
-``preprocess: true`` (see src/mlship/data.py, training.py and evaluation.py), and
-nothing else: read the CSV, split the row indices with the same train_test_split
-call (sorted, as mlship keeps the source order), build the same preprocessing
-pipeline, fit, predict, predict_proba, and call the same scikit-learn metrics.
+``preprocess: true`` (see src/mlship/train/data.py, fit.py and evaluation.py), and
+nothing else: read the CSV, hold out the same rows (it calls mlship's own hash split,
+``mlship.train.split``, which imports only NumPy and pandas, rather than keep a copy
+that could drift from it), build the same preprocessing pipeline, fit, predict,
+predict_proba, and call the same scikit-learn metrics.
 It leaves out what only mlship does: spec validation, the fingerprint, the cache
 entry (model pickle, predictions Parquet, JSON files) and the git calls. That is
 the overhead the benchmark measures.
@@ -25,9 +26,10 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from mlship.train.split import held_out, row_digests
 
 #: The same cap as mlship.train.fit.MAX_CATEGORIES.
 MAX_CATEGORIES = 50
@@ -56,9 +58,8 @@ def main(config_path: str) -> None:
     table = pd.read_csv(config["csv"])
     features = [c for c in table.columns if c != target]
     numeric = [c for c in features if c not in categorical]
-    train_rows, test_rows = train_test_split(np.arange(len(table)), test_size=config["test_size"],
-                                             random_state=seed, stratify=table[target])
-    train, test = table.iloc[np.sort(train_rows)], table.iloc[np.sort(test_rows)]
+    held = held_out(row_digests(table), config["test_size"], seed)
+    train, test = table[~held], table[held]
     X_train, y_train, X_test, y_test = train[features], train[target], test[features], test[target]
     loaded = time.perf_counter()
 

@@ -173,7 +173,7 @@ def write_project() -> None:
         "description": "Benchmark model on generated data (written by benchmarks/run.py).",
         "task": "classification",
         "data": {"path": "data/train.csv", "target": TARGET, "categorical": categorical_columns(),
-                 "split": {"test_size": TEST_SIZE, "seed": SEED, "stratify": True}},
+                 "split": {"test_size": TEST_SIZE, "seed": SEED}},
         "model": {"estimator": ESTIMATOR, "params": PARAMS},
         "evaluation": {"metrics": METRICS, "positive_class": POSITIVE_CLASS},
     }

@@ -52,7 +52,7 @@ def test_a_valid_spec_validates_and_names_the_model(factory, run_cli):
         pytest.param(
             VALID.replace("seed: 1}", "sede: 1}"),
             "error: models/m/model.yaml:5: data.split.sede: unknown key 'sede' (did you mean 'seed'?). "
-            "Allowed here: test_size, seed, stratify",
+            "Allowed here: test_size, seed, key, stratify",
             id="unknown-nested-key",
         ),
         pytest.param(

@@ -59,8 +59,13 @@ class _Section(BaseModel):
 
 
 class Split(_Section):
+    """Which rows are held out: those whose digest (of ``key``'s value, else of the row) mixed with ``seed``
+    falls below ``test_size``. See :mod:`mlship.train.split`."""
+
     test_size: float = Field(0.25, gt=0, lt=1)
     seed: int = 0
+    key: str | None = None
+    #: Accepted so that older specs load; the hash split does not stratify.
     stratify: bool = True
 
 

@@ -21,7 +21,9 @@ import pytest
 from mlship import api
 from mlship.api import load
 from mlship.project import Project
-from mlship.train.cache import ENTRY_FILES, LINEAGE_FILE, MANIFEST_FILE, METRICS_FILE, MODEL_FILE, STAGING_PREFIX, Cache
+from mlship.train import fingerprint as fingerprint_module
+from mlship.train.cache import (ENTRY_FILES, LINEAGE_FILE, MANIFEST_FILE, METRICS_FILE, MODEL_FILE, STAGING_PREFIX,
+                                TRAIN_DIGESTS_FILE, Cache)
 from mlship.train.fingerprint import fingerprint
 
 # --- helpers -----------------------------------------------------------------------
@@ -185,6 +187,7 @@ def flip_first_data_byte(factory) -> None:
         pytest.param(flip_first_data_byte, "data", id="one-data-byte"),
         pytest.param(lambda f: edit(f, "model.yaml", "C: 1.0", "C: 0.25"), "spec", id="param"),
         pytest.param(lambda f: edit(f, "model.yaml", "seed: 3", "seed: 4"), "spec", id="split-seed"),
+        pytest.param(lambda f: edit(f, "model.yaml", "seed: 3", "seed: 3, key: age"), "spec", id="split-key"),
         pytest.param(lambda f: edit(f, "train.py", "LogisticRegression(C=C)", "LogisticRegression(C=C, tol=1e-6)"),
                      "code", id="entrypoint-code"),
         pytest.param(lambda f: (f.root / "models/churn/helpers.py").write_text("SCALE = 2\n"),
@@ -232,6 +235,24 @@ def test_gating_a_metric_that_was_not_computed_retrains_to_compute_it(factory):
     assert not second.cache_hit and second.fingerprint != first.fingerprint
     assert second.metrics["log_loss"] > 0 and second.passed
     assert build_calls(factory) == 2
+
+
+def test_an_entry_of_an_older_format_is_not_reused(factory, monkeypatch):
+    """Entries from before the hash split held out other rows and lack the digests: they must retrain."""
+    churn_model(factory)
+    with monkeypatch.context() as patch:
+        patch.setattr(fingerprint_module, "ENTRY_FORMAT", fingerprint_module.ENTRY_FORMAT - 1)
+        older = api.train("churn")
+
+    current = api.train("churn")
+
+    assert not current.cache_hit and current.fingerprint != older.fingerprint
+    assert build_calls(factory) == 2
+    cache = Cache(factory.project.cache_dir)
+    old_parts = cache.get(older.fingerprint).lineage()["fingerprint_parts"]
+    new_parts = cache.get(current.fingerprint).lineage()["fingerprint_parts"]
+    assert [name for name in new_parts if old_parts[name] != new_parts[name]] == ["format"]
+    assert new_parts["format"] == 2
 
 
 def test_no_cache_retrains_and_replaces_the_entry(factory, run_cli):
@@ -326,7 +347,7 @@ def test_an_entry_with_a_file_missing_is_a_miss_and_is_retrained(factory, missin
     assert api.train("churn").cache_hit
 
 
-@pytest.mark.parametrize("damaged", [METRICS_FILE, LINEAGE_FILE, MODEL_FILE])
+@pytest.mark.parametrize("damaged", [METRICS_FILE, LINEAGE_FILE, MODEL_FILE, TRAIN_DIGESTS_FILE])
 def test_an_entry_with_a_truncated_file_is_a_miss_and_is_retrained(factory, damaged):
     churn_model(factory)
     first = api.train("churn")

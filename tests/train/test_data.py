@@ -16,6 +16,7 @@ import pytest
 
 from mlship import api
 from mlship.train.cache import Cache
+from mlship.train.split import held_out, row_digests
 
 SPEC = "models/churn/model.yaml"
 
@@ -348,6 +349,102 @@ def test_positive_class_on_a_three_class_target_is_a_user_error(factory, run_cli
                       "positive_class applies to two-class targets; 'plan' has 3")
 
 
+# --- the split ------------------------------------------------------------------------
+
+SPLIT_BY = "  split: {test_size: TEST_SIZE, seed: SEED}\n"
+SPLIT_REMEDY = "add rows, change test_size (or seed), or give the held-out rows in a file with test_path"
+
+
+def split_spec(test_size: float, seed: int, key: str = "") -> str:
+    split = SPLIT_BY.replace("TEST_SIZE", str(test_size)).replace("SEED", str(seed))
+    return textwrap.dedent(CLASSIFIER).replace("  target: churned\n", "  target: churned\n" +
+                                               (split.replace("}", f", key: {key}}}") if key else split))
+
+
+def first_seed(frame: pd.DataFrame, test_size: float, wanted) -> int:
+    """The first seed whose split of ``frame`` has the property ``wanted(held_out_mask)``."""
+    digests = row_digests(frame)
+    return next(seed for seed in range(1000) if wanted(held_out(digests, test_size, seed)))
+
+
+@pytest.mark.parametrize(
+    ("rows", "test_size", "wanted", "side"),
+    [(4, 0.05, lambda held: not held.any(), "no held-out rows"),
+     (4, 0.95, lambda held: held.all(), "no training rows")],
+    ids=["none-held-out", "none-to-train"],
+)
+def test_a_split_that_leaves_a_side_empty_is_a_user_error_at_data_split(factory, run_cli, rows, test_size, wanted,
+                                                                         side):
+    frame = customers(rows).assign(churned=["yes", "no"] * (rows // 2))
+    seed = first_seed(frame, test_size, wanted)
+    spec = split_spec(test_size, seed)
+    factory.model("churn", spec, {"data/train.csv": csv(frame)})
+
+    result = run_cli("train", "churn")
+
+    assert_user_error(result, spec, "split:", "data.split",
+                      f"splitting {rows} rows (test_size {test_size}, seed {seed}) leaves {side}: {SPLIT_REMEDY}")
+
+
+def test_a_split_that_holds_out_every_row_of_a_class_is_a_user_error_at_data_split(factory, run_cli):
+    frame = customers(40)
+    frame.loc[7, "churned"] = "maybe"  # one row of a third class
+    seed = first_seed(frame, 0.25, lambda held: held[7])
+    spec = split_spec(0.25, seed)
+    factory.model("churn", spec, {"data/train.csv": csv(frame)})
+
+    result = run_cli("train", "churn")
+
+    assert_user_error(result, spec, "split:", "data.split",
+                      f"splitting 40 rows (test_size 0.25, seed {seed}) puts every row of class 'maybe' of "
+                      f"'churned' in the held-out rows, so training never sees it: {SPLIT_REMEDY}")
+
+
+def test_a_key_column_that_is_not_in_the_data_is_a_user_error_at_split_key(factory, run_cli):
+    spec = split_spec(0.25, 0, key="customer")
+    factory.model("churn", spec, {"data/train.csv": csv(customers().assign(customer_id=range(300)))})
+
+    result = run_cli("train", "churn")
+
+    assert_user_error(result, spec, "split:", "data.split.key",
+                      "key column 'customer' is not in data/train.csv (did you mean 'customer_id'?). "
+                      "Columns: age, income, plan, region, churned, spend, customer_id")
+
+
+def test_a_key_column_with_missing_values_is_a_user_error_at_split_key(factory, run_cli):
+    frame = customers().assign(customer_id=[f"C{i}" for i in range(300)])
+    frame.loc[[3, 250], "customer_id"] = None
+    spec = split_spec(0.25, 0, key="customer_id")
+    factory.model("churn", spec, {"data/train.csv": csv(frame)})
+
+    result = run_cli("train", "churn")
+
+    assert_user_error(result, spec, "split:", "data.split.key",
+                      "2 of 300 rows of data/train.csv have no value in key 'customer_id' (data rows 4, 251): "
+                      "the key decides each row's side of the split; fill them or declare another key")
+
+
+def test_a_key_column_missing_from_the_test_path_file_names_that_file(factory, run_cli):
+    spec = split_spec(0.25, 0, key="customer_id").replace(
+        "  split:", "  test_path: data/test.csv\n  features: [age, income, plan, region]\n  split:")
+    factory.model("churn", spec, {"data/train.csv": csv(customers().assign(customer_id=range(300))),
+                                  "data/test.csv": csv(customers(60, seed=1))})
+
+    result = run_cli("train", "churn")
+
+    assert_user_error(result, spec, "split:", "data.split.key", "key column 'customer_id' is not in data/test.csv")
+
+
+def test_duplicate_keys_are_allowed_and_share_a_side(factory):
+    frame = customers().assign(customer_id=[i // 4 for i in range(300)])
+    factory.model("churn", split_spec(0.25, 0, key="customer_id"), {"data/train.csv": csv(frame)})
+
+    result = api.train("churn")
+
+    held = Cache(factory.project.cache_dir).get(result.fingerprint).predictions()["row"]
+    assert set(frame["customer_id"].iloc[held]).isdisjoint(frame["customer_id"].drop(index=held))
+
+
 # --- sources: Parquet, test_path, bundled datasets -------------------------------------
 
 
@@ -360,7 +457,7 @@ def test_parquet_and_csv_of_the_same_table_give_the_same_metrics(factory):
     from_csv, from_parquet = api.train("from-csv"), api.train("from-parquet")
 
     assert from_parquet.fingerprint != from_csv.fingerprint  # different bytes, different file
-    assert from_parquet.rows == from_csv.rows == {"train": 225, "test": 75}
+    assert from_parquet.rows == from_csv.rows == {"train": 218, "test": 82}
     assert set(from_csv.metrics) == {"roc_auc", "accuracy", "f1"}
     assert from_parquet.metrics == pytest.approx(from_csv.metrics, rel=1e-12, abs=0)
     cache = Cache(factory.project.cache_dir)
@@ -393,16 +490,17 @@ def test_test_path_file_is_the_held_out_set_instead_of_a_split(factory):
 
 
 @pytest.mark.parametrize(
-    ("dataset", "task", "estimator", "rows", "features", "classes"),
+    ("dataset", "task", "estimator", "rows", "held_out", "features", "classes"),
     [
-        ("breast_cancer", "classification", "sklearn.tree.DecisionTreeClassifier", 569, 30, 2),
-        ("iris", "classification", "sklearn.tree.DecisionTreeClassifier", 150, 4, 3),
-        ("wine", "classification", "sklearn.tree.DecisionTreeClassifier", 178, 13, 3),
-        ("digits", "classification", "sklearn.tree.DecisionTreeClassifier", 1797, 64, 10),
-        ("diabetes", "regression", "sklearn.linear_model.Ridge", 442, 10, None),
+        ("breast_cancer", "classification", "sklearn.tree.DecisionTreeClassifier", 569, 139, 30, 2),
+        ("iris", "classification", "sklearn.tree.DecisionTreeClassifier", 150, 43, 4, 3),
+        ("wine", "classification", "sklearn.tree.DecisionTreeClassifier", 178, 32, 13, 3),
+        ("digits", "classification", "sklearn.tree.DecisionTreeClassifier", 1797, 453, 64, 10),
+        ("diabetes", "regression", "sklearn.linear_model.Ridge", 442, 134, 10, None),
     ],
 )
-def test_each_bundled_sklearn_dataset_loads_and_trains(factory, dataset, task, estimator, rows, features, classes):
+def test_each_bundled_sklearn_dataset_loads_and_trains(factory, dataset, task, estimator, rows, held_out, features,
+                                                       classes):
     factory.model("bundled", f"""
         task: {task}
         data:
@@ -414,8 +512,7 @@ def test_each_bundled_sklearn_dataset_loads_and_trains(factory, dataset, task, e
 
     result = api.train("bundled")
 
-    assert result.rows["train"] + result.rows["test"] == rows
-    assert result.rows["test"] == pytest.approx(rows * 0.25, abs=1)
+    assert result.rows == {"train": rows - held_out, "test": held_out}  # about test_size: 0.25, row by row
     assert not result.unavailable
     entry = Cache(factory.project.cache_dir).get(result.fingerprint)
     lineage = entry.lineage()

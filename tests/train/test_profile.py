@@ -34,7 +34,7 @@ def test_training_saves_a_profile_of_every_feature_the_target_and_the_prediction
     train = dataset.X_train
 
     assert profile["model"] == "churn" and profile["task"] == "classification"
-    assert profile["rows"] == len(train) == 450
+    assert profile["rows"] == len(train) == 463
     assert list(profile["features"]) == ["age", "income", "plan", "region"]
     assert {name: f["kind"] for name, f in profile["features"].items()} == {
         "age": "numeric", "income": "numeric", "plan": "categorical", "region": "categorical"}
@@ -50,7 +50,7 @@ def test_training_saves_a_profile_of_every_feature_the_target_and_the_prediction
     predictions = entry.predictions()
     assert list(profile["predictions"]) == ["prediction", "proba:yes"]  # two classes: the positive one suffices
     assert profile["predictions"]["prediction"]["categories"] == predictions["y_pred"].value_counts().to_dict()
-    assert sum(profile["predictions"]["proba:yes"]["counts"]) == len(predictions) == 150
+    assert sum(profile["predictions"]["proba:yes"]["counts"]) == len(predictions) == 137
 
 
 def test_a_cache_entry_without_a_profile_is_trained_again(churn):

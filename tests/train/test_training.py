@@ -381,9 +381,9 @@ def test_metrics_equal_scikit_learn_recomputed_on_the_cached_held_out_prediction
     for name, value in expected.items():
         assert result.metrics[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
     # The stored predictions are the held-out rows of the table, and the cached model's own.
-    assert len(predictions) == result.rows["test"] == 75
+    assert len(predictions) == result.rows["test"] == 65
     rows = predictions["row"].to_numpy()
-    assert len(set(rows)) == 75 and rows.max() < len(frame)
+    assert len(set(rows)) == 65 and rows.max() < len(frame)
     assert predictions["y_true"].tolist() == frame[target].iloc[rows].tolist()
     held_out = frame.iloc[rows][["age", "income", "plan", "region"]]
     model = entry.load_model()
@@ -392,7 +392,7 @@ def test_metrics_equal_scikit_learn_recomputed_on_the_cached_held_out_prediction
         assert [c for c in predictions.columns if c.startswith("proba:")] == []
     else:
         proba_columns = [f"proba:{c}" for c in classes]
-        assert list(predictions.columns) == ["row", "y_true", "y_pred", *proba_columns]
+        assert list(predictions.columns) == ["row", "digest", "y_true", "y_pred", *proba_columns]
         np.testing.assert_allclose(model.predict_proba(held_out), predictions[proba_columns].to_numpy())
 
 
@@ -492,7 +492,7 @@ def test_training_time_model_size_and_predict_latency_are_recorded(factory, run_
     assert all(timings[k] > 0 for k in ("load_seconds", "fit_seconds", "evaluate_seconds", "total_seconds"))
     assert timings["total_seconds"] >= timings["load_seconds"] + timings["fit_seconds"]
     summary = run_cli("train", "churn").stdout
-    assert "225 train / 75 held-out rows · fit " in summary and " µs/row · model " in summary
+    assert "235 train / 65 held-out rows · fit " in summary and " µs/row · model " in summary
 
 
 def test_lineage_records_the_git_commit_and_whether_the_tree_was_dirty(factory):
@@ -531,7 +531,7 @@ def test_lineage_records_the_data_digest_the_features_and_the_library_versions(f
     assert lineage["data"]["digests"] == {"data/train.csv": digest}
     assert lineage["fingerprint_parts"]["data"] == {"data/train.csv": digest}
     assert lineage["data"]["features"] == ["age", "income", "plan", "region"]
-    assert (lineage["data"]["train_rows"], lineage["data"]["test_rows"]) == (225, 75)
+    assert (lineage["data"]["train_rows"], lineage["data"]["test_rows"]) == (235, 65)
     assert lineage["versions"] == {
         "mlship": mlship.__version__,
         "python": platform.python_version(),

@@ -24,8 +24,10 @@ PREDICTIONS_FILE = "predictions.parquet"
 LINEAGE_FILE = "lineage.json"
 #: The reference profile of the training data and the predictions, for drift checks.
 PROFILE_FILE = "profile.json"
+#: The uint64 digest of each training row (see mlship.train.split), in the order of the source table.
+TRAIN_DIGESTS_FILE = "train_digests.npy"
 MANIFEST_FILE = "manifest.json"
-ENTRY_FILES = (MODEL_FILE, METRICS_FILE, PREDICTIONS_FILE, LINEAGE_FILE, PROFILE_FILE)
+ENTRY_FILES = (MODEL_FILE, METRICS_FILE, PREDICTIONS_FILE, LINEAGE_FILE, PROFILE_FILE, TRAIN_DIGESTS_FILE)
 
 STAGING_PREFIX = ".staging-"
 STALE_STAGING_SECONDS = 24 * 3600
@@ -55,10 +57,16 @@ class CacheEntry:
             return cloudpickle.load(stream)
 
     def predictions(self) -> Any:
-        """The held-out predictions as a DataFrame: ``row``, ``y_true``, ``y_pred`` and ``proba:<class>``."""
+        """The held-out predictions: ``row``, ``digest``, ``y_true``, ``y_pred`` and ``proba:<class>``."""
         import pandas as pd
 
         return pd.read_parquet(self.path / PREDICTIONS_FILE)
+
+    def train_digests(self) -> Any:
+        """The digest of each row the model trained on, a uint64 array (``lineage()["split"]`` says what it covers)."""
+        import numpy as np
+
+        return np.load(self.path / TRAIN_DIGESTS_FILE, allow_pickle=False)
 
 
 class Cache:

@@ -1,23 +1,48 @@
 """Loading a model's data, checking it, and splitting it into training and held-out rows.
 
 Every way the data can fail to match the spec (a missing file or column, an empty
-table, a target that cannot be learnt from) is a :class:`DataError` that points at the
-spec field and says what to do.
+table, a target that cannot be learnt from, a split that leaves a side empty) is a
+:class:`DataError` that points at the spec field and says what to do. Rows are split
+by a digest of each row (:mod:`mlship.train.split`); the digests of both sides are
+kept, so a later comparison can tell which rows a version trained on.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from mlship.errors import DataError, Location, did_you_mean, display_path
 from mlship.spec import Spec
+from mlship.train.split import digest_columns, held_out, row_digests
 
 MAX_LISTED = 12
+STRATIFY_IGNORED = ("data.split.stratify no longer applies: rows are split by a digest of each row (or of "
+                    "data.split.key), so that adding rows never moves others to the other side; remove it")
+
+
+@dataclass(frozen=True)
+class SplitRecord:
+    """How a dataset's rows were divided, as the cache entry's ``lineage.json`` records it under ``split``.
+
+    ``columns`` are what each row's digest covers (``[key]``, or the content columns sorted
+    by name): :func:`mlship.train.split.row_digests` of a table restricted to them, with
+    ``key``, gives digests comparable with this dataset's.
+    """
+
+    method: Literal["hash", "test_path"]
+    key: str | None
+    columns: list[str]
+    #: The split's parameters; None for ``test_path``, where they do not apply.
+    test_size: float | None
+    seed: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -30,6 +55,11 @@ class Dataset:
     y_test: pd.Series
     #: Position of each held-out row in its source table (the data file, or test_path's file).
     test_rows: np.ndarray
+    #: The uint64 digest of each training row and each held-out row, aligned with ``X_train`` and ``X_test``.
+    train_digests: np.ndarray
+    test_digests: np.ndarray
+    #: What the digests cover and how the rows were split.
+    split: SplitRecord
     #: The held-out rows with every column, aligned with ``X_test``: slices, and the
     #: features another version of the model may need, come from here.
     test_table: pd.DataFrame
@@ -41,6 +71,8 @@ class Dataset:
     categorical: list[str]
     classes: list[Any] | None
     positive_class: Any | None
+    #: Problems with the spec that did not stop training, for the training warnings.
+    warnings: list[str]
 
 
 def load_dataset(spec: Spec) -> Dataset:
@@ -49,6 +81,9 @@ def load_dataset(spec: Spec) -> Dataset:
     _check_table(spec, table, _source_name(spec), "path")
     features = data.features or [c for c in table.columns if c != spec.target]
     numeric, categorical = _column_kinds(spec, table, features)
+    key = data.split.key
+    if key is not None:
+        _check_key(spec, table, _source_name(spec))
     if data.test_path:
         test = read_table(spec.dir / data.test_path, spec.location("data", "test_path"))
         _check_table(spec, test, data.test_path, "test_path")
@@ -57,17 +92,31 @@ def load_dataset(spec: Spec) -> Dataset:
             raise DataError(f"{data.test_path} lacks feature column{'s' if len(lacking) > 1 else ''} "
                             f"{', '.join(repr(c) for c in lacking)}, which {data.path} has",
                             spec.location("data", "test_path"))
+        if key is not None:
+            _check_key(spec, test, data.test_path)
+        # Both files' rows are digested over the same columns, so that a row in both has one digest.
+        shared = [c for c in table.columns if c in test.columns]
         train, test_rows = table, np.arange(len(test))
+        train_digests, test_digests = row_digests(table[shared], key), row_digests(test[shared], key)
+        record = SplitRecord("test_path", key, digest_columns(table[shared], key), None, None)
     else:
-        train_rows, test_rows = _split(spec, table)
-        train, test = table.iloc[train_rows], table.iloc[test_rows]
+        digests = row_digests(table, key)
+        held = held_out(digests, data.split.test_size, data.split.seed)
+        _check_split(spec, table, held)
+        test_rows = np.flatnonzero(held)
+        train, test = table.iloc[np.flatnonzero(~held)], table.iloc[test_rows]
+        train_digests, test_digests = digests[~held], digests[held]
+        record = SplitRecord("hash", key, digest_columns(table, key), data.split.test_size, data.split.seed)
     classes = sorted(train[spec.target].unique().tolist()) if spec.task == "classification" else None
     return Dataset(
         X_train=train[features],
         y_train=train[spec.target],
         X_test=test[features],
         y_test=test[spec.target],
-        test_rows=np.asarray(test_rows),
+        test_rows=test_rows,
+        train_digests=train_digests,
+        test_digests=test_digests,
+        split=record,
         test_table=test,
         columns=[str(c) for c in table.columns],
         target=target_profile(spec.task, pd.concat([train[spec.target], test[spec.target]]) if data.test_path
@@ -76,6 +125,7 @@ def load_dataset(spec: Spec) -> Dataset:
         categorical=categorical,
         classes=classes,
         positive_class=_positive_class(spec, classes),
+        warnings=_split_warnings(spec),
     )
 
 
@@ -147,10 +197,9 @@ def _check_target(spec: Spec, y: pd.Series, name: str) -> None:
     where = spec.location("data", "target")
     missing = np.flatnonzero(y.isna().to_numpy())
     if len(missing):
-        rows = ", ".join(str(i + 1) for i in missing[:5])
         raise DataError(
             f"{len(missing)} of {len(y)} rows of {name} have no value in target '{spec.target}' "
-            f"(data rows {rows}{', ...' if len(missing) > 5 else ''}); drop or fill them",
+            f"({_data_rows(missing)}); drop or fill them",
             where,
         )
     if spec.task == "regression" and not _is_numeric(y):
@@ -181,21 +230,53 @@ def _is_numeric(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
-def _split(spec: Spec, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.model_selection import train_test_split
-
-    split = spec.config.data.split
-    y = table[spec.target]
-    stratify = y if spec.task == "classification" and split.stratify else None
-    try:
-        train, test = train_test_split(
-            np.arange(len(table)), test_size=split.test_size, random_state=split.seed, stratify=stratify
+def _check_key(spec: Spec, table: pd.DataFrame, name: str) -> None:
+    """The key column must exist and name every row; duplicates are allowed (they share a side)."""
+    key, where = spec.config.data.split.key, spec.location("data", "split", "key")
+    columns = [str(c) for c in table.columns]
+    if key not in table.columns:
+        raise DataError(
+            f"key column '{key}' is not in {name}{did_you_mean(key, columns)}. Columns: {_listed(columns)}", where)
+    missing = np.flatnonzero(table[key].isna().to_numpy())
+    if len(missing):
+        raise DataError(
+            f"{len(missing)} of {len(table)} rows of {name} have no value in key '{key}' ({_data_rows(missing)}): "
+            "the key decides each row's side of the split; fill them or declare another key",
+            where,
         )
-    except ValueError as error:
-        hint = " or set stratify: false" if stratify is not None else ""
-        raise DataError(f"cannot split {len(table)} rows: {error}. Use more data, change test_size{hint}",
-                        spec.location("data", "split")) from None
-    return np.sort(train), np.sort(test)
+
+
+def _check_split(spec: Spec, table: pd.DataFrame, held: np.ndarray) -> None:
+    """Both sides must have rows, and training must see every class the held-out rows have."""
+    split, where = spec.config.data.split, spec.location("data", "split")
+    remedy = "add rows, change test_size (or seed), or give the held-out rows in a file with test_path"
+    settings = f"test_size {split.test_size}, seed {split.seed}"
+    if held.all() or not held.any():
+        side = "no held-out rows" if not held.any() else "no training rows"
+        raise DataError(f"splitting {len(table)} rows ({settings}) leaves {side}: {remedy}", where)
+    if spec.task == "classification":
+        y = table[spec.target]
+        unseen = sorted(set(y[held].unique().tolist()) - set(y[~held].unique().tolist()), key=str)
+        if unseen:
+            raise DataError(
+                f"splitting {len(table)} rows ({settings}) puts every row of class{'es' if len(unseen) > 1 else ''} "
+                f"{', '.join(repr(c) for c in unseen)} of '{spec.target}' in the held-out rows, so training never sees "
+                f"{'them' if len(unseen) > 1 else 'it'}: {remedy}",
+                where,
+            )
+
+
+def _split_warnings(spec: Spec) -> list[str]:
+    """The hash split does not stratify: say so when the spec asks for it in so many words."""
+    data = spec.config.data
+    asked = "stratify" in data.split.model_fields_set and data.split.stratify
+    return [STRATIFY_IGNORED] if asked and not data.test_path else []
+
+
+def _data_rows(positions: np.ndarray, shown: int = 5) -> str:
+    """``data rows 1, 4, 9, ...``: 1-based positions in the table, the first few of them."""
+    rows = ", ".join(str(i + 1) for i in positions[:shown])
+    return f"data rows {rows}{', ...' if len(positions) > shown else ''}"
 
 
 def _positive_class(spec: Spec, classes: list[Any] | None) -> Any | None:

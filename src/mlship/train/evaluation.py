@@ -21,7 +21,7 @@ class Scores:
     metrics: dict[str, float]
     #: Metrics that could not be computed, with the reason.
     unavailable: dict[str, str]
-    #: ``row``, ``y_true``, ``y_pred`` and, for classifiers with probabilities, ``proba:<class>``.
+    #: ``row``, ``digest``, ``y_true``, ``y_pred`` and, for classifiers with probabilities, ``proba:<class>``.
     predictions: pd.DataFrame
     predict_seconds_per_row: float
 
@@ -99,7 +99,8 @@ def _metric(name: str, y: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | No
 
 def predictions_frame(dataset: Dataset, y_pred: np.ndarray, proba: np.ndarray | None,
                       classes: list[Any] | None) -> pd.DataFrame:
-    frame = pd.DataFrame({"row": dataset.test_rows, "y_true": dataset.y_test.to_numpy(), "y_pred": y_pred})
+    frame = pd.DataFrame({"row": dataset.test_rows, "digest": dataset.test_digests,
+                          "y_true": dataset.y_test.to_numpy(), "y_pred": y_pred})
     if proba is not None:
         for index, label in enumerate(classes):
             frame[f"proba:{label}"] = proba[:, index]

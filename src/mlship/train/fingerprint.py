@@ -2,7 +2,8 @@
 
 It covers everything that decides what training produces: the training part of the
 spec, the bytes of every data file, the model folder's Python code when an entrypoint
-builds the model, and the versions of Python and the libraries. Equal fingerprints
+builds the model, the versions of Python and the libraries, and the version of the
+entry format (how rows are split, what an entry records). Equal fingerprints
 mean the same model and the same metrics, so a cached one can stand in for training.
 Gates, the description, the version note, slices and bootstrap settings are not part of
 it: changing them never retrains (except gating a metric not computed yet, which must
@@ -23,6 +24,10 @@ from mlship.files import sha256_file, sha256_text
 from mlship.spec import Spec
 
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy")
+#: The version of what training makes of the same inputs: the rule that splits the rows and
+#: the files of a cache entry. Raise it with either, so that no older entry is ever reused.
+#: 2: rows split by a digest of each row (before: a seeded train_test_split); train_digests.npy.
+ENTRY_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class Fingerprint:
 
 def fingerprint(spec: Spec) -> Fingerprint:
     parts = {
+        "format": ENTRY_FORMAT,
         "spec": sha256_text(spec.training_config_json()),
         "data": data_digests(spec),
         "code": code_digest(spec),

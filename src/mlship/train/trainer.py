@@ -17,7 +17,8 @@ from mlship.files import atomic_write_json
 from mlship.git import head_commit, is_dirty
 from mlship.metrics import CATALOGUE
 from mlship.spec import Spec
-from mlship.train.cache import LINEAGE_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, PROFILE_FILE, Cache, CacheEntry
+from mlship.train.cache import (LINEAGE_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, PROFILE_FILE,
+                               TRAIN_DIGESTS_FILE, Cache, CacheEntry)
 from mlship.train.fingerprint import Fingerprint, fingerprint
 
 
@@ -65,6 +66,7 @@ def train(spec: Spec, cache_dir: Path, use_cache: bool = True) -> Trained:
 
 def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
     import cloudpickle
+    import numpy as np
 
     from mlship.train.data import load_dataset
     from mlship.train.evaluation import evaluate
@@ -85,6 +87,7 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
         with open(staging / MODEL_FILE, "wb") as stream:
             cloudpickle.dump(trained.model, stream)
         scores.predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
+        np.save(staging / TRAIN_DIGESTS_FILE, dataset.train_digests, allow_pickle=False)
         atomic_write_json(staging / METRICS_FILE, {
             "model": spec.name,
             "task": spec.task,
@@ -112,6 +115,7 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
                      "test_rows": len(dataset.X_test), "columns": dataset.columns,
                      "features": list(dataset.X_train.columns), "categorical": dataset.categorical,
                      "target": dataset.target},
+            "split": dataset.split.to_json(),
             "versions": fp.parts["versions"],
             "platform": platform.platform(),
             "timings": {
@@ -120,7 +124,7 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
                 "evaluate_seconds": evaluated - loaded - trained.fit_seconds,
                 "total_seconds": time.perf_counter() - started,
             },
-            "warnings": trained.warnings,
+            "warnings": dataset.warnings + trained.warnings,
         })
         save_profile(staging / PROFILE_FILE, build_profile(spec, dataset, scores.predictions))
     entry = cache.get(fp.value)
