@@ -101,6 +101,15 @@ def test_all_change_tests_of_a_model_share_one_error_budget():
     assert results[1].message == "no slice's roc_auc dropped significantly by more than 0.01 (7 slices judged)"
 
 
+def test_a_gated_metric_whose_spread_is_undefined_fails_closed_and_such_a_slice_is_not_tested():
+    undefined = Delta(-0.02, math.nan, math.nan, False, "unchanged")  # a resample where the metric is undefined
+    gates = {"roc_auc": Gate(max_drop=0.01, slice_max_drop=0.05)}
+    results, tests = check_changes(gates, {"roc_auc": undefined}, {"roc_auc": 0.9},
+                                   [part("north", {"roc_auc": undefined})], True, 0.95)
+    assert tests == []
+    assert [(g.rule, g.passed) for g in results] == [("max_drop 0.01", False), ("slice_max_drop 0.05", True)]
+
+
 def test_slices_without_a_delta_for_the_metric_are_not_tested():
     gates = {"roc_auc": Gate(slice_max_drop=0.05)}
     slices = [part("north", {}), part("south", {"roc_auc": delta(math.nan)}), part("east", {"roc_auc": delta(0.0)})]

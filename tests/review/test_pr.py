@@ -142,11 +142,14 @@ def churn_project(factory) -> Path:
 # --- a degraded model, noise, a new model --------------------------------------------
 
 
+WEAK_FEATURES = "{sklearn: breast_cancer, features: [mean texture, mean smoothness, mean symmetry]}"
+
+
 def test_a_degraded_model_fails_with_exit_1_and_a_significant_drop(factory, run_cli):
-    factory.model("cancer", cancer_spec())
+    factory.model("cancer", cancer_spec(gates="{roc_auc: {min: 0.85, max_drop: 0.01}}"))
     root = branch_off(factory)
-    edit(root, "models/cancer/model.yaml", "C: 1.0", "C: 0.0001")
-    commit_all(root, "regularise much harder")
+    edit(root, "models/cancer/model.yaml", "{sklearn: breast_cancer}", WEAK_FEATURES)
+    commit_all(root, "keep three weak features")
 
     document, result = pr_json(run_cli, expected_exit=1)
     assert document["passed"] is False
@@ -157,7 +160,7 @@ def test_a_degraded_model_fails_with_exit_1_and_a_significant_drop(factory, run_
     assert roc["delta"] < -0.01 and roc["ci_high"] < 0
     (change_gate,) = [g for g in model["gates"] if g["rule"] == "max_drop 0.01"]
     assert change_gate["passed"] is False
-    assert [g["passed"] for g in model["gates"] if g["rule"] == "min 0.9"] == [True]
+    assert [g["passed"] for g in model["gates"] if g["rule"] == "min 0.85"] == [True]
 
     shown = pr(run_cli)
     assert shown.exit_code == 1
@@ -168,7 +171,7 @@ def test_a_degraded_model_fails_with_exit_1_and_a_significant_drop(factory, run_
     assert row["metric"] == "**roc_auc**"  # the primary metric is in bold
     assert row["delta"] == shown_delta(roc["delta"]) and row["delta"].startswith("▼ −")
     assert row["verdict"] == "❌ worse"
-    assert re.search(r"^### ❌ `cancer`: roc_auc 0\.99\d\d → 0\.9\d{3} \(▼ −0\.0\d{3}, significantly worse\)$",
+    assert re.search(r"^### ❌ `cancer`: roc_auc 0\.99\d\d → 0\.8\d{3} \(▼ −0\.1\d{3}, significantly worse\)$",
                      comment, re.MULTILINE)
     (failing,) = [line for line in gate_lines(comment, "cancer") if line.startswith("- ❌")]
     assert failing.startswith("- ❌ `roc_auc` max_drop 0.01: roc_auc dropped by ")
@@ -205,7 +208,7 @@ def test_a_tiny_param_change_passes_and_its_deltas_are_within_noise(factory, run
 def test_a_drop_beyond_max_drop_that_is_not_significantly_beyond_it_passes(factory, run_cli):
     factory.model("cancer", cancer_spec(gates="{roc_auc: {max_drop: 0.0005}}"))
     root = branch_off(factory)
-    edit(root, "models/cancer/model.yaml", "C: 1.0", "C: 0.3")
+    edit(root, "models/cancer/model.yaml", "C: 1.0", "C: 0.003")
     commit_all(root, "more regularisation")
 
     document, result = pr_json(run_cli, expected_exit=0)
@@ -277,8 +280,9 @@ def test_a_renamed_feature_column_makes_the_comparison_unpaired(factory, run_cli
     document, _ = pr_json(run_cli, expected_exit=0)
     model = model_of(document, "churn")
     assert model["paired"] is False
-    assert model["note"] == ("not paired: the baseline needs columns the new data lacks (income); "
-                             "each version is scored on its own held-out rows")
+    assert model["note"] == ("not paired: the rows the baseline trained on cannot be told apart: the data no "
+                             "longer has column 'income', which identified its rows; each version is scored on "
+                             "its own held-out rows")
     assert model["slices"] == []
     assert model["data_diff"]["columns_added"] == ["salary"] and model["data_diff"]["columns_removed"] == ["income"]
     # Unpaired: the baseline's metrics are its own, on its own held-out rows.
@@ -289,7 +293,7 @@ def test_a_renamed_feature_column_makes_the_comparison_unpaired(factory, run_cli
         assert delta["delta"] == pytest.approx(expected, abs=1e-12)
 
     comment = pr(run_cli).stdout
-    assert "> ⚠️ not paired: the baseline needs columns the new data lacks (income)" in comment
+    assert "> ⚠️ not paired: the rows the baseline trained on cannot be told apart" in comment
     assert "| rows compared | its own held-out rows | its held-out rows |" in comment
     assert "| columns removed |  | `income` |" in comment
 
@@ -302,7 +306,7 @@ def test_a_removed_column_the_baseline_used_makes_the_comparison_unpaired(factor
 
     document, _ = pr_json(run_cli, expected_exit=0)
     model = model_of(document, "churn")
-    assert model["paired"] is False and "(age)" in model["note"]
+    assert model["paired"] is False and "no longer has column 'age'" in model["note"]
     assert "not paired" in pr(run_cli).stdout
 
 
@@ -325,8 +329,107 @@ def test_a_feature_dropped_from_the_spec_only_is_still_compared_paired(factory, 
 
     comment = pr(run_cli).stdout
     assert "not paired" not in comment
+    held_out = len(dataset.y_test)
     assert "| rows compared | the candidate's held-out rows | its held-out rows |" in comment
+    assert f"Compared on {held_out:,} of the candidate's {held_out:,} held-out rows." in comment
     assert "| features removed |  | `age` |" in comment
+
+
+# --- which rows are compared ---------------------------------------------------------
+
+HOUSES = """
+description: Prices houses from their size and age.
+task: regression
+data: {path: houses.csv, target: price}
+model: {estimator: sklearn.linear_model.Ridge, params: {alpha: 1.0}}
+evaluation:
+  bootstrap: {resamples: 300}
+gates:
+  rmse: {max_relative_drop: 0.05}
+"""
+
+
+def houses(n: int, seed: int) -> pd.DataFrame:
+    """Houses from one generator: the price grows with size and falls with age, plus noise."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"size": rng.uniform(40, 250, n).round(1), "age": rng.integers(0, 90, n)})
+    frame["price"] = (2_000 * frame["size"] - 800 * frame["age"] + rng.normal(0, 30_000, n)).round(0)
+    return frame
+
+
+def compared_digests(factory, model: dict, spec_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The digests of the rows the comparison used (the candidate's held-out rows minus the ones left
+    out, recomputed here from the data) and of the rows the baseline recorded training on."""
+    from mlship.train.split import row_digests
+
+    dataset = load_dataset(api.load(spec_name, factory.project))
+    baseline = Cache(factory.project.cache_dir).get(model["baseline"]["fingerprint"])
+    split = baseline.lineage()["split"]
+    digests = row_digests(dataset.test_table[split["columns"]], split["key"])
+    return digests, baseline.train_digests()
+
+
+def test_data_grown_from_the_same_generator_is_compared_on_held_out_rows_only_and_passes(factory, run_cli):
+    """The issue's case: 2,000 rows grow to 2,400. Old rows keep their side, so every old held-out
+    row stays held out, the new held-out rows join them, and no compared row was trained on."""
+    folder = factory.model("houses", HOUSES)
+    houses(2_000, seed=1).to_csv(folder / "houses.csv", index=False)
+    root = branch_off(factory)
+    pd.concat([houses(2_000, seed=1), houses(400, seed=2)]).to_csv(root / "models/houses/houses.csv", index=False)
+    commit_all(root, "400 more houses")
+
+    document, _ = pr_json(run_cli, expected_exit=0)
+    model = model_of(document, "houses")
+    assert model["paired"] is True and model["passed"] is True
+    digests, trained = compared_digests(factory, model, "houses")
+    assert model["rows"] == {"compared": len(digests), "held_out": len(digests), "excluded": {}}
+    assert not np.isin(digests, trained).any(), "no compared row was in the baseline's training data"
+    baseline_entry = Cache(factory.project.cache_dir).get(model["baseline"]["fingerprint"])
+    assert np.isin(baseline_entry.predictions()["digest"].to_numpy(), digests).all(), \
+        "every row the baseline held out is still held out"
+    comment = pr(run_cli).stdout
+    assert f"Compared on {len(digests):,} of the candidate's {len(digests):,} held-out rows." in comment
+
+
+def test_rows_the_baseline_trained_on_are_left_out_and_counted(factory, run_cli):
+    """A new split seed moves rows across: those the baseline trained on never score it."""
+    folder = factory.model("houses", HOUSES)
+    houses(1_000, seed=1).to_csv(folder / "houses.csv", index=False)
+    root = branch_off(factory)
+    edit(root, "models/houses/model.yaml", "{path: houses.csv, target: price}",
+         "{path: houses.csv, target: price, split: {seed: 5}}")
+    commit_all(root, "another split")
+
+    document, _ = pr_json(run_cli)
+    model = model_of(document, "houses")
+    digests, trained = compared_digests(factory, model, "houses")
+    leaked = int(np.isin(digests, trained).sum())
+    assert leaked > 100, "about three quarters of the new held-out rows were the baseline's training rows"
+    assert model["paired"] is True
+    assert model["rows"] == {"compared": len(digests) - leaked, "held_out": len(digests),
+                             "excluded": {"the baseline trained on them": leaked}}
+    comment = pr(run_cli).stdout
+    assert (f"Compared on {len(digests) - leaked:,} of the candidate's {len(digests):,} held-out rows; left out: "
+            f"{leaked:,} because the baseline trained on them.") in comment
+
+
+def test_a_renamed_feature_with_a_split_key_is_still_compared_on_the_rows_both_held_out(factory, run_cli):
+    """The key identifies the rows, so the baseline's recorded predictions of them pair with the candidate's."""
+    folder = factory.model("churn", CHURN.replace("  target: churned\n", "  target: churned\n  split: {key: id}\n"))
+    table = customers().assign(id=lambda f: [f"c{i:05d}" for i in range(len(f))])
+    table.to_csv(folder / "customers.csv", index=False)
+    root = branch_off(factory)
+    table.rename(columns={"income": "salary"}).to_csv(root / "models/churn/customers.csv", index=False)
+    commit_all(root, "rename income to salary")
+
+    document, _ = pr_json(run_cli, expected_exit=0)
+    model = model_of(document, "churn")
+    assert model["paired"] is True and model["note"] == ""
+    held_out = model["rows"]["held_out"]
+    assert model["rows"]["compared"] == held_out and model["rows"]["excluded"] == {}
+    recorded = Cache(factory.project.cache_dir).get(model["baseline"]["fingerprint"]).metrics()["metrics"]
+    assert model["baseline"]["metrics"]["roc_auc"] == pytest.approx(recorded["roc_auc"], abs=1e-12), \
+        "the same rows: the baseline's own held-out score"
 
 
 # --- what the PR touches -------------------------------------------------------------
@@ -691,7 +794,7 @@ def test_pr_writes_the_ledger_with_the_candidate_its_gates_and_its_baseline(fact
     ledger = json.loads((root / "reports/cancer/metrics.json").read_text())
     assert ledger["model"] == "cancer"
     assert ledger["fingerprint"] == model["candidate"]["fingerprint"]
-    assert set(ledger["fingerprint_parts"]) == {"spec", "data", "code", "versions"}
+    assert set(ledger["fingerprint_parts"]) == {"spec", "data", "code", "versions", "format"}
     assert ledger["metrics"] == model["candidate"]["metrics"]
     assert ledger["gates"] == model["gates"] and ledger["passed"] is True
     assert ledger["deltas"] == model["deltas"] and set(ledger["deltas"]) == {"roc_auc", "accuracy", "f1"}
@@ -852,8 +955,8 @@ def test_a_comment_over_githubs_limit_drops_the_details_and_says_where_the_full_
     folder = factory.model("stores", STORES)
     stores().to_csv(folder / "stores.csv", index=False)
     root = branch_off(factory)
-    edit(root, "models/stores/model.yaml", "alpha: 1.0", "alpha: 2.0")
-    commit_all(root, "tune alpha")
+    edit(root, "models/stores/model.yaml", "resamples: 200", "resamples: 300")
+    commit_all(root, "more resamples")
 
     result = pr(run_cli)
     assert result.exit_code == 0, result.stderr
@@ -869,8 +972,8 @@ def test_a_comment_over_githubs_limit_drops_the_details_and_says_where_the_full_
     assert (root / "reports/pr-comment.md").read_text() + "\n" == comment  # click adds the last newline
     full = (root / "reports/pr-comment.full.md").read_text()
     assert len(full) > MAX_COMMENT
-    assert "<details><summary>All slices (700)</summary>" in full
-    assert "| store = store-0001 | 1 | " in full
+    held_out = len(re.findall(r"^\| store = store-\d{4} \| 1 \| ", full, re.MULTILINE))
+    assert held_out > 600 and f"<details><summary>All slices ({held_out})</summary>" in full
     assert "wrote reports/pr-comment.full.md" in result.stderr
 
 

@@ -1,17 +1,19 @@
 """Comparing a model with its baseline, the same model at the merge-base, on the same rows.
 
 The candidate is the model at the working tree; the baseline comes from the cache by
-its fingerprint or is trained in a worktree of the base commit. Where it can, the
-baseline predicts the candidate's held-out rows, so both are scored on identical data
-and the paired bootstrap applies. Where it cannot (the target, the classes or the
-features it needs changed), each is scored on its own split, the bootstrap is
-unpaired, and the comparison says so.
+its fingerprint or is trained in a worktree of the base commit. Both are scored on the
+candidate's held-out rows that neither trained on (:mod:`mlship.review.rows`), so the
+paired bootstrap applies: the baseline predicts those rows, or, where it cannot (a
+column it needs was renamed or removed), its recorded predictions of the same rows are
+used. Where the rows cannot be shared (the target or the classes changed, or the rows
+the baseline trained on cannot be told apart), each version is scored on its own
+held-out rows, the bootstrap is unpaired, and the comparison says so.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from mlship.git import head_commit, is_dirty
 from mlship.project import Project
 from mlship.review.bootstrap import Delta, Predictions, Sample, paired_bootstrap, unpaired_bootstrap
 from mlship.review.gates import ChangeTest, GateResult, SliceResult, check_absolute, check_changes
+from mlship.review.rows import ComparedRows, compared_rows
 from mlship.spec import SPEC_FILE, Evaluation, SliceBy, Spec, load_spec
 from mlship.train.cache import CacheEntry
 from mlship.train.data import Dataset, load_dataset
@@ -72,6 +75,8 @@ class Comparison:
     candidate_performance: dict[str, float] = field(default_factory=dict)
     #: Every change test of the model (globally and per slice), Holm-adjusted as one family.
     change_tests: list[ChangeTest] = field(default_factory=list)
+    #: How many held-out rows were compared, and how many were left out and why.
+    rows: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -85,6 +90,7 @@ class Comparison:
             "new_model": self.new_model,
             "paired": self.paired,
             "note": self.note,
+            "rows": self.rows,
             "baseline": asdict(self.baseline) if self.baseline else None,
             "candidate": asdict(self.candidate),
             "deltas": {name: delta.to_dict() for name, delta in self.deltas.items()},
@@ -166,67 +172,120 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entr
         f"the bootstrap seed changed ({seed} → {settings.seed}); the comparison keeps the base's seed, so that a "
         "seed cannot be chosen to pass"]
     metrics = [m for m in spec.metrics if m in candidate.metrics]
-    baseline_model, why_unpaired = _baseline_on_candidate_rows(spec, baseline_spec, baseline_entry, dataset)
-    y = dataset.y_test.to_numpy()
-    if baseline_model is not None:
+    rows = compared_rows(dataset.test_table, dataset.test_digests, candidate_entry.train_digests(),
+                         baseline_entry.lineage().get("split"), baseline_entry.train_digests())
+    shared, why_unpaired = _shared_rows(spec, baseline_spec, baseline_entry, dataset, rows)
+    if shared is not None:
         paired = True
+        mask, baseline_model = shared
+        dataset, candidate_model = _restricted(dataset, mask), _subset(candidate_model, mask)
+        y = dataset.y_test.to_numpy()
+        candidate_metrics, _ = score(metrics, y, candidate_model.y_pred, candidate_model.proba, dataset.classes,
+                                     dataset.positive_class)
         baseline_metrics, _ = score(metrics, y, baseline_model.y_pred, baseline_model.proba, dataset.classes,
                                     dataset.positive_class)
         deltas = paired_bootstrap(metrics, y, candidate_model, baseline_model, dataset.classes,
                                   dataset.positive_class, settings.resamples, settings.confidence, seed)
         slices = _slices(spec, dataset, candidate_model, baseline_model, seed)
+        counted = {**rows.to_dict(), "compared": len(y), "excluded": _excluded(rows, mask)}
     else:
         paired = False
         notes.insert(0, f"not paired: {why_unpaired}; each version is scored on its own held-out rows")
-        baseline_metrics = baseline.metrics
+        candidate_metrics, baseline_metrics = candidate.metrics, baseline.metrics
         own, recorded = baseline_entry.predictions(), baseline_entry.metrics()
         deltas = unpaired_bootstrap(
             [m for m in metrics if m in baseline_metrics],
-            Sample(y, candidate_model, dataset.classes, dataset.positive_class),
+            Sample(dataset.y_test.to_numpy(), candidate_model, dataset.classes, dataset.positive_class),
             Sample(own["y_true"].to_numpy(), _predictions_of(own, recorded["classes"]), recorded["classes"],
                    recorded["positive_class"]),
             settings.resamples, settings.confidence, seed,
         )
         slices = []
+        counted = {"compared": None, "held_out": len(dataset.y_test), "excluded": {}}
     gates = check_absolute(spec.config.gates, candidate.metrics, candidate.unavailable)
     changes, tests = check_changes(spec.config.gates, deltas, baseline_metrics, slices, paired, settings.confidence)
     gates += changes
-    note = "; ".join(notes)
     return Comparison(
         name=spec.name, spec=spec,
-        candidate=_candidate_version(spec, candidate),
+        candidate=_candidate_version(spec, candidate, candidate_metrics),
         baseline=Version(baseline.fingerprint, baseline_metrics, base_commit, baseline.cache_hit),
-        new_model=False, paired=paired, note=note, deltas=deltas, slices=slices, gates=gates,
+        new_model=False, paired=paired, note="; ".join(notes), deltas=deltas, slices=slices, gates=gates,
         params_diff=_params_diff(baseline_spec, spec),
         data_diff=_data_diff(baseline_entry.lineage(), candidate_entry.lineage()),
         candidate_lineage=candidate_entry.lineage(), candidate_performance=candidate.performance,
-        change_tests=tests,
+        change_tests=tests, rows=counted,
     )
 
 
-def _candidate_version(spec: Spec, result: Trained) -> Version:
-    dirty = is_dirty(spec.dir, [spec.dir, *spec.data_files()])
-    return Version(result.fingerprint, result.metrics, head_commit(spec.dir), result.cache_hit, dirty)
-
-
-def _baseline_on_candidate_rows(spec: Spec, baseline_spec: Spec, entry: CacheEntry,
-                                dataset: Dataset) -> tuple[Predictions | None, str | None]:
-    """The baseline's predictions on the candidate's held-out rows, or why it cannot make them."""
+def _shared_rows(spec: Spec, baseline_spec: Spec, entry: CacheEntry, dataset: Dataset,
+                 rows: ComparedRows) -> tuple[tuple[np.ndarray, Predictions] | None, str]:
+    """The held-out rows both versions are scored on (a mask over the candidate's) with the baseline's
+    predictions of them, or why there are none."""
     if baseline_spec.target != spec.target or baseline_spec.task != spec.task:
         return None, "the target changed"
-    features = entry.lineage()["data"]["features"]
-    missing = [c for c in features if c not in dataset.test_table.columns]
-    if missing:
-        return None, f"the baseline needs columns the new data lacks ({', '.join(missing)})"
+    if rows.mask is None:
+        return None, rows.unknown
+    if not rows.mask.any():
+        return None, "every held-out row was in the training data of one version or the other"
     model = entry.load_model()
     if spec.task == "classification" and list(model.classes_) != list(dataset.classes):
         return None, "the classes changed"
+    predicted, why = _baseline_predictions(model, entry.lineage()["data"]["features"],
+                                           dataset.test_table[rows.mask])
+    if predicted is not None:
+        return (rows.mask, predicted), ""
+    recorded = _recorded_predictions(entry, rows, dataset.classes)
+    if recorded is not None:
+        return recorded, ""
+    return None, why
+
+
+def _baseline_predictions(model: Any, features: list[str], table: pd.DataFrame) -> tuple[Predictions | None, str]:
+    """The baseline's predictions of ``table``'s rows, or why it cannot make them."""
+    missing = [c for c in features if c not in table.columns]
+    if missing:
+        return None, f"the baseline needs columns the new data lacks ({', '.join(missing)})"
     try:
-        rows = dataset.test_table[features]
+        rows = table[features]
         proba = model.predict_proba(rows) if hasattr(model, "predict_proba") else None
-        return Predictions(model.predict(rows), proba), None
+        return Predictions(model.predict(rows), proba), ""
     except (ValueError, TypeError) as error:
         return None, f"the baseline cannot score the new rows ({error})"
+
+
+def _recorded_predictions(entry: CacheEntry, rows: ComparedRows,
+                          classes: list[Any] | None) -> tuple[np.ndarray, Predictions] | None:
+    """The baseline's own recorded predictions of the compared rows it also held out (matched by
+    digest), for when it cannot predict the new data: the same rows, so still a paired comparison."""
+    recorded = entry.predictions()
+    position = {digest: index for index, digest in enumerate(recorded["digest"].to_numpy().tolist())}
+    mask = rows.mask & np.isin(rows.digests, recorded["digest"].to_numpy())
+    if not mask.any():
+        return None
+    order = [position[digest] for digest in rows.digests[mask].tolist()]
+    return mask, _subset(_predictions_of(recorded, classes), np.asarray(order))
+
+
+def _excluded(rows: ComparedRows, mask: np.ndarray) -> dict[str, int]:
+    """Why held-out rows were left out of the comparison, with the rows the baseline never held out."""
+    excluded = dict(rows.excluded)
+    unrecorded = rows.count - int(mask.sum())
+    if unrecorded:
+        excluded["the baseline cannot predict them and did not hold them out"] = unrecorded
+    return excluded
+
+
+def _restricted(dataset: Dataset, mask: np.ndarray) -> Dataset:
+    """``dataset`` with only the held-out rows in ``mask``."""
+    return replace(dataset, X_test=dataset.X_test[mask], y_test=dataset.y_test[mask],
+                   test_rows=dataset.test_rows[mask], test_digests=dataset.test_digests[mask],
+                   test_table=dataset.test_table[mask])
+
+
+def _candidate_version(spec: Spec, result: Trained, metrics: dict[str, float] | None = None) -> Version:
+    dirty = is_dirty(spec.dir, [spec.dir, *spec.data_files()])
+    return Version(result.fingerprint, result.metrics if metrics is None else metrics, head_commit(spec.dir),
+                   result.cache_hit, dirty)
 
 
 def _slices(spec: Spec, dataset: Dataset, candidate: Predictions, baseline: Predictions,

@@ -141,17 +141,20 @@ def check_changes(gates: dict[str, Gate], deltas: dict[str, Delta], baseline: di
             if bound is None:
                 continue
             delta = deltas.get(metric)
+            test = _test(metric, rule, bound, "", delta, baseline[metric]) if (
+                baseline is not None and delta is not None and metric in baseline) else None
             if baseline is None:
                 results.append(GateResult(metric, f"{rule} {bound:g}", True,
                                           f"not applied: no baseline to compare {metric} with"))
-            elif delta is None or metric not in baseline or not math.isfinite(delta.delta):
+            elif test is None or math.isnan(test.p_value):
                 results.append(GateResult(metric, f"{rule} {bound:g}", False,
                                           f"{metric} was not computed for both versions, so its change gate fails"))
             else:
-                tests.append(_test(metric, rule, bound, "", delta, baseline[metric]))
+                tests.append(test)
         if gate.slice_max_drop is not None and baseline is not None and slices_compared:
-            tests += [_test(metric, "slice_max_drop", gate.slice_max_drop, f"{s.column}={s.value}", s.deltas[metric])
-                      for s in slices if metric in s.deltas and math.isfinite(s.deltas[metric].delta)]
+            judged = [_test(metric, "slice_max_drop", gate.slice_max_drop, f"{s.column}={s.value}", s.deltas[metric])
+                      for s in slices if metric in s.deltas]
+            tests += [test for test in judged if not math.isnan(test.p_value)]
         elif gate.slice_max_drop is not None:
             results.append(GateResult(metric, f"slice_max_drop {gate.slice_max_drop:g}", True,
                                       "not applied: no slice was compared with a baseline on the same rows"))

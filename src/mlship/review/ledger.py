@@ -83,6 +83,7 @@ def ledger_document(c: "Comparison") -> dict[str, Any]:
                      "metrics": c.baseline.metrics} if c.baseline else None,
         "paired": c.paired,
         "note": c.note,
+        "rows": c.rows,
         "deltas": {name: delta.to_dict() for name, delta in c.deltas.items()},
         "gates": [gate.to_dict() for gate in c.gates],
         "performance": c.candidate_performance,

@@ -104,6 +104,7 @@ def _model_view(c: "Comparison") -> dict[str, Any]:
         "headline": _headline(c, primary),
         "note": c.note,
         "rows": rows,
+        "compared_rows": _compared_rows(c),
         "gates": [{"icon": "✅" if g.passed else "❌", "metric": g.metric, "rule": g.rule, "message": g.message}
                   for g in gates],
         "slice_regressions": _slice_regressions(c),
@@ -191,6 +192,18 @@ def _provenance(c: "Comparison") -> list[dict[str, str]]:
     ]
 
 
+def _compared_rows(c: "Comparison") -> str:
+    """How many held-out rows both versions were scored on, and which were left out and why."""
+    compared, held_out = c.rows.get("compared"), c.rows.get("held_out")
+    if compared is None:
+        return ""
+    line = f"Compared on {compared:,} of the candidate's {held_out:,} held-out rows"
+    excluded = c.rows.get("excluded") or {}
+    if excluded:
+        line += "; left out: " + ", ".join(f"{count:,} because {why}" for why, count in excluded.items())
+    return line + "."
+
+
 def _card_context(c: "Comparison") -> dict[str, Any]:
     spec, lineage = c.spec, c.candidate_lineage
     return {
@@ -212,6 +225,7 @@ def _card_context(c: "Comparison") -> dict[str, Any]:
         "passed": c.passed,
         "baseline": c.baseline,
         "note": c.note,
+        "compared_rows": _compared_rows(c),
         "fingerprint": c.candidate.fingerprint,
         "commit": lineage["git"]["commit"],
         "versions": lineage["versions"],
