@@ -41,7 +41,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, fields  # noqa: E402
 from pathlib import Path  # noqa: E402
 from statistics import NormalDist  # noqa: E402
 from typing import Any, Callable  # noqa: E402
@@ -278,9 +278,12 @@ def judge(y: np.ndarray, candidate: Predictions, baseline: Predictions, slice_va
     Holm's adjustment, and how many tests there were.
     """
     spec = bench_spec(metrics, "segment", positive)
-    dataset = Dataset(X_train=None, y_train=None, X_test=None, y_test=pd.Series(y), test_rows=np.arange(len(y)),
-                      test_table=pd.DataFrame({"segment": slice_values}), columns=["segment", "y"], target={},
-                      numeric=[], categorical=["segment"], classes=classes, positive_class=positive)
+    known = {"y_test": pd.Series(y), "test_rows": np.arange(len(y)),
+             "test_table": pd.DataFrame({"segment": slice_values}), "columns": ["segment", "y"], "target": {},
+             "numeric": [], "categorical": ["segment"], "classes": classes, "positive_class": positive,
+             "warnings": []}
+    # Only the fields above are read by _slices; any others (training rows, digests) stay None.
+    dataset = Dataset(**{f.name: known.get(f.name) for f in fields(Dataset)})
     baseline_metrics, _ = score(metrics, y, baseline.y_pred, baseline.proba, classes, positive)
     deltas = paired_bootstrap(metrics, y, candidate, baseline, classes, positive, RESAMPLES, CONFIDENCE,
                               BOOTSTRAP_SEED)
@@ -527,7 +530,7 @@ F_MODELS = {
         "description": "Customer churn (written by benchmarks/verdicts.py).",
         "task": "classification",
         "data": {"path": "data/customers.csv", "target": "churned", "features": ["age", "income", "plan", "region"],
-                 "split": {"test_size": 0.25, "seed": 7, "stratify": True}},
+                 "split": {"test_size": 0.25, "seed": 7}},
         "model": {"estimator": "sklearn.ensemble.RandomForestClassifier",
                   "params": {"n_estimators": 100, "min_samples_leaf": 5}},
         "evaluation": {"metrics": CLASSIFICATION_METRICS, "slices": ["region"], "positive_class": "yes"},
