@@ -21,6 +21,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/pr_flow.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/drift.py
+	$(BIN)/python benchmarks/verdicts.py --jobs 2
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
