@@ -577,22 +577,6 @@ def grown_repo(work: Path, run: int) -> tuple[Path, dict[str, int]]:
     return repo, {name: F_ROWS for name in F_MODELS}
 
 
-def find_count(document: Any, words: tuple[str, ...], path: str = "") -> tuple[str, int] | None:
-    """The first integer under a key naming one of ``words`` (e.g. "rows_compared"), outside the
-    per-slice, per-gate and per-metric parts: read defensively, since the field is new."""
-    if isinstance(document, dict):
-        for key, value in document.items():
-            here = f"{path}.{key}" if path else key
-            if key in ("slices", "gates", "change_tests", "deltas", "params_diff", "data_diff"):
-                continue
-            if any(w in key.lower() for w in words) and isinstance(value, int) and not isinstance(value, bool):
-                return here, value
-            found = find_count(value, words, here)
-            if found:
-                return found
-    return None
-
-
 def test_rows(cache: Path, fingerprint: str | None) -> set[int] | None:
     """The held-out rows (positions in the data file) of a cache entry, or None if they cannot be read."""
     try:
@@ -629,8 +613,8 @@ def one_grown_run(run: int) -> dict[str, Any]:
                 "failed_gates": [f"{g['metric']} {g['rule']}" for g in model.get("gates", []) if not g["passed"]],
                 "candidate_test_rows": len(candidate_test) if candidate_test is not None else None,
                 "leaked": leaked,
-                "compared": find_count(model, ("compared",)),
-                "excluded": find_count(model, ("excluded",)),
+                "compared": model["rows"].get("compared"),
+                "excluded": sum(model["rows"].get("excluded", {}).values()),
             }
         return {"run": run, "models": models, "errors": document.get("errors", {}), "seconds": seconds}
 
@@ -644,11 +628,9 @@ def clean_compare(model: dict[str, Any]) -> bool | None:
         return None
     if leaked == 0:
         return True
-    excluded = model["excluded"][1] if model["excluded"] else None
-    compared = model["compared"][1] if model["compared"] else None
-    if excluded is None or compared is None:
+    if model["compared"] is None:
         return False
-    return excluded >= leaked and compared == model["candidate_test_rows"] - excluded
+    return model["excluded"] >= leaked and model["compared"] == model["candidate_test_rows"] - model["excluded"]
 
 
 def case_f(runs: int, jobs: int) -> list[Outcome]:
@@ -676,8 +658,8 @@ def case_f(runs: int, jobs: int) -> list[Outcome]:
                 continue
             passed[name].append(model["passed"])
             clean[name].append(clean_compare(model))
-            compared = f"{model['compared'][1]} ({model['compared'][0]})" if model["compared"] else "n/a"
-            excluded = f"{model['excluded'][1]} ({model['excluded'][0]})" if model["excluded"] else "n/a"
+            compared = "n/a (not paired)" if model["compared"] is None else f"{model['compared']:,}"
+            excluded = f"{model['excluded']:,}"
             leaked = "n/a" if model["leaked"] is None else model["leaked"]
             parts.append(f"{name}: {'pass' if model['passed'] else 'FAIL ' + ', '.join(model['failed_gates'])}; "
                          f"held-out {model['candidate_test_rows']}, of which baseline-trained {leaked}; "

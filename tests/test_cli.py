@@ -79,7 +79,8 @@ def test_train_json_gives_metrics_gates_and_fingerprint_per_model(factory, run_c
     assert model["name"] == "iris" and model["passed"] is True and model["cache_hit"] is False
     assert set(model["metrics"]) == {"roc_auc", "accuracy", "f1"}
     assert model["gates"] == [{"metric": "accuracy", "rule": "min 0.5", "passed": True,
-                               "message": f"accuracy {model['metrics']['accuracy']:.4g} >= min 0.5"}]
+                               "message": f"accuracy {model['metrics']['accuracy']:.4g} >= min 0.5",
+                               "p_value": None}]
     assert len(model["fingerprint"]) == 64
 
 

@@ -21,7 +21,7 @@ def test_the_examples_cover_binary_multifeature_regression_and_tabular_cases():
     assert specs["cancer"].config.data.sklearn and specs["cancer"].task == "classification"
     assert specs["diabetes"].task == "regression" and specs["diabetes"].config.model.entrypoint
     churn = specs["churn"]
-    assert churn.config.data.path and churn.config.evaluation.slices == ["region"]
+    assert churn.config.data.path and [s.column for s in churn.config.evaluation.slices] == ["region"]
 
 
 @pytest.mark.parametrize("name", ["cancer", "churn", "diabetes"])
