@@ -25,6 +25,7 @@ model: {estimator: sklearn.linear_model.LogisticRegression, params: {C: 1.0, max
 evaluation: {metrics: [roc_auc, accuracy], bootstrap: {resamples: 200}}
 gates:
   roc_auc: {min: 0.9, max_drop: 0.01}
+  accuracy: {max_drop: 0.01}   # regularising far too hard (C 0.0001) costs accuracy, not the ranking
 """
 
 

@@ -81,32 +81,16 @@ def load_dataset(spec: Spec) -> Dataset:
     _check_table(spec, table, _source_name(spec), "path")
     features = data.features or [c for c in table.columns if c != spec.target]
     numeric, categorical = _column_kinds(spec, table, features)
-    key = data.split.key
-    if key is not None:
+    if data.split.key is not None:
         _check_key(spec, table, _source_name(spec))
     if data.test_path:
-        test = read_table(spec.dir / data.test_path, spec.location("data", "test_path"))
-        _check_table(spec, test, data.test_path, "test_path")
-        lacking = [c for c in features if c not in test.columns]
-        if lacking:
-            raise DataError(f"{data.test_path} lacks feature column{'s' if len(lacking) > 1 else ''} "
-                            f"{', '.join(repr(c) for c in lacking)}, which {data.path} has",
-                            spec.location("data", "test_path"))
-        if key is not None:
-            _check_key(spec, test, data.test_path)
-        # Both files' rows are digested over the same columns, so that a row in both has one digest.
-        shared = [c for c in table.columns if c in test.columns]
+        test = _read_test_file(spec, features)
         train, test_rows = table, np.arange(len(test))
-        train_digests, test_digests = row_digests(table[shared], key), row_digests(test[shared], key)
-        record = SplitRecord("test_path", key, digest_columns(table[shared], key), None, None)
+        train_digests, test_digests, record = _file_digests(spec, table, test)
     else:
-        digests = row_digests(table, key)
-        held = held_out(digests, data.split.test_size, data.split.seed)
-        _check_split(spec, table, held)
-        test_rows = np.flatnonzero(held)
-        train, test = table.iloc[np.flatnonzero(~held)], table.iloc[test_rows]
+        held, digests, record = _hash_split(spec, table)
+        train, test, test_rows = table[~held], table[held], np.flatnonzero(held)
         train_digests, test_digests = digests[~held], digests[held]
-        record = SplitRecord("hash", key, digest_columns(table, key), data.split.test_size, data.split.seed)
     classes = sorted(train[spec.target].unique().tolist()) if spec.task == "classification" else None
     return Dataset(
         X_train=train[features],
@@ -127,6 +111,38 @@ def load_dataset(spec: Spec) -> Dataset:
         positive_class=_positive_class(spec, classes),
         warnings=_split_warnings(spec),
     )
+
+
+def _read_test_file(spec: Spec, features: list[str]) -> pd.DataFrame:
+    data = spec.config.data
+    test = read_table(spec.dir / data.test_path, spec.location("data", "test_path"))
+    _check_table(spec, test, data.test_path, "test_path")
+    lacking = [c for c in features if c not in test.columns]
+    if lacking:
+        raise DataError(f"{data.test_path} lacks feature column{'s' if len(lacking) > 1 else ''} "
+                        f"{', '.join(repr(c) for c in lacking)}, which {data.path} has",
+                        spec.location("data", "test_path"))
+    if data.split.key is not None:
+        _check_key(spec, test, data.test_path)
+    return test
+
+
+def _hash_split(spec: Spec, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, SplitRecord]:
+    """Which rows of ``table`` are held out, the digest of every row, and the record of both."""
+    split = spec.config.data.split
+    digests = row_digests(table, split.key)
+    held = held_out(digests, split.test_size, split.seed)
+    _check_split(spec, table, held)
+    return held, digests, SplitRecord("hash", split.key, digest_columns(table, split.key), split.test_size, split.seed)
+
+
+def _file_digests(spec: Spec, train: pd.DataFrame, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, SplitRecord]:
+    """The digests of a training file's and a test_path file's rows, over the columns both have,
+    so that a row in both files has one digest."""
+    key = spec.config.data.split.key
+    shared = [c for c in train.columns if c in test.columns]
+    record = SplitRecord("test_path", key, digest_columns(train[shared], key), None, None)
+    return row_digests(train[shared], key), row_digests(test[shared], key), record
 
 
 def target_profile(task: str, y: pd.Series) -> dict[str, Any]:
