@@ -35,7 +35,7 @@ _MIXED_KINDS = {"mixed", "mixed-integer"}
 
 def digest_columns(table: pd.DataFrame, key: str | None = None) -> list[str]:
     """The columns a row's digest covers: ``[key]``, or every column of ``table`` sorted by name."""
-    return [key] if key is not None else sorted((str(c) for c in table.columns))
+    return [key] if key is not None else sorted(str(c) for c in table.columns)
 
 
 def row_digests(table: pd.DataFrame, key: str | None = None) -> np.ndarray:
