@@ -198,6 +198,8 @@ def test_a_key_split_keeps_each_key_on_one_side_and_is_recorded(factory):
     assert np.array_equal(dataset.test_digests, row_digests(table, "id")[dataset.test_rows])
     assert entry.lineage()["split"] == {"method": "hash", "key": "id", "columns": ["id"], "test_size": 0.25,
                                         "seed": 7}
+    assert "id" not in dataset.X_train.columns, "an ID identifies a row; by default it is not a feature"
+    assert entry.lineage()["data"]["features"] == ["age", "income", "plan", "paperless"]
 
 
 def test_a_test_path_records_the_digests_of_both_files_over_their_shared_columns(factory):

@@ -79,7 +79,8 @@ def load_dataset(spec: Spec) -> Dataset:
     data = spec.config.data
     table = _read_source(spec)
     _check_table(spec, table, _source_name(spec), "path")
-    features = data.features or [c for c in table.columns if c != spec.target]
+    # By default every column but the target, and the split's key: an ID identifies a row, it predicts nothing.
+    features = data.features or [c for c in table.columns if c not in (spec.target, data.split.key)]
     numeric, categorical = _column_kinds(spec, table, features)
     if data.split.key is not None:
         _check_key(spec, table, _source_name(spec))
