@@ -7,8 +7,7 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
-from mlship.review.bootstrap import (Draws, Predictions, Resampler, Sample, paired_bootstrap, score,
-                                     unpaired_bootstrap)
+from mlship.review.bootstrap import Predictions, Resampler, Sample, paired_bootstrap, score, unpaired_bootstrap
 
 CLASSIFICATION = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"]
 

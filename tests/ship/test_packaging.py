@@ -29,15 +29,15 @@ import pandas as pd
 import pytest
 import requests
 import yaml
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from mlship import api
-from mlship.cli import cli
 from mlship.project import Project
 from mlship.ship import packaging
 from mlship.train.cache import PROFILE_FILE, CacheEntry
-from sample_churn import CHURN, customers
+from churn_repos import hermetic, mlship
 from repo_helpers import git
+from sample_churn import CHURN, customers
 
 READY_TIMEOUT_SECONDS = 90
 REQUEST_TIMEOUT_SECONDS = 30
@@ -99,23 +99,6 @@ def houses(n: int = 500, seed: int = 1) -> pd.DataFrame:
 
 
 # --- helpers -----------------------------------------------------------------------
-
-
-def mlship(root: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["-C", str(root), *args], catch_exceptions=False)
-
-
-def hermetic(patch: pytest.MonkeyPatch, home: Path) -> None:
-    """conftest's hermetic environment, for module-scoped fixtures (which run before it)."""
-    patch.setenv("HOME", str(home))
-    patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    patch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-    for role in ("AUTHOR", "COMMITTER"):
-        patch.setenv(f"GIT_{role}_NAME", "mlship tests")
-        patch.setenv(f"GIT_{role}_EMAIL", "tests@mlship.invalid")
-    patch.setenv("BENTOML_DO_NOT_TRACK", "true")
-    patch.delenv("BENTOML_HOME", raising=False)
-    patch.delenv("MLSHIP_CACHE_DIR", raising=False)
 
 
 def write_model(root: Path, name: str, spec: str, files: dict[str, str]) -> Path:

@@ -42,10 +42,11 @@ from mlship.monitor import drift
 from mlship.project import Project
 from mlship.ship import manifests, packaging
 from mlship.train.cache import CacheEntry
+from churn_repos import hermetic, mlship
 from sample_churn import CHURN, customers
 from test_manifests import FINGERPRINT, equal_matchers, promql, queries, selectors
-from test_packaging import (PRICES, PRICES_TRAIN, Printed, Server, hermetic, houses, mlship, packaged, records,
-                            reviewed_project, start_server, stop_server, wait_ready)
+from test_packaging import (PRICES, PRICES_TRAIN, Printed, Server, houses, packaged, records, reviewed_project,
+                            start_server, stop_server, wait_ready)
 
 FEATURES = ["age", "income", "plan", "region"]
 LOG_MAX_BYTES = 8192
