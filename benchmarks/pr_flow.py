@@ -113,7 +113,7 @@ def main() -> None:
     quiet, trains = bench_no_change(args.repeat)
     rows = [
         ("(d) paired bootstrap, 3 metrics, 100,000 rows x 1,000 resamples", bootstrap, "one roc_auc_score call",
-         single, bootstrap / single, 300),
+         single, bootstrap / single, 120),
         ("(e) `mlship pr --dry-run`, nothing touched", quiet, "`mlship pr --dry-run` that trains both versions",
          trains, quiet / trains, 0.2),
     ]
