@@ -398,19 +398,32 @@ def _per_label(name: str, tp: np.ndarray, support: np.ndarray, claimed: np.ndarr
 def _auc_scorer(is_positive: np.ndarray, scores: np.ndarray) -> Scorer:
     """ROC AUC per resample: the weighted chance a positive outranks a negative, ties counting half.
 
-    Rows are binned by (rank of their score among distinct scores, positive or not), so one
-    ``bincount`` of the draws gives every resample's positives and negatives per score level.
+    Negative rows are binned by their score among the negatives' distinct scores, positive
+    rows by theirs among the positives', so one ``bincount`` of the draws gives every
+    resample's count per level; a cumulative sum over the negatives' levels then gives, for
+    each positive level, how many drawn negatives score below it.
     """
-    levels, level_of_row = np.unique(scores, return_inverse=True)
-    bins = level_of_row.ravel() * 2 + is_positive.astype(np.int64)
+    is_positive = np.asarray(is_positive, dtype=bool)
+    negative_levels, negative_bin = np.unique(scores[~is_positive], return_inverse=True)
+    positive_levels, positive_bin = np.unique(scores[is_positive], return_inverse=True)
+    bins = np.empty(len(scores), dtype=np.int64)
+    bins[~is_positive] = negative_bin.ravel()
+    bins[is_positive] = len(negative_levels) + positive_bin.ravel()
+    # For each positive level: how many negative levels lie below it, and the tied one if any.
+    below = np.searchsorted(negative_levels, positive_levels, side="left")
+    tied = below < len(negative_levels)
+    tied[tied] = negative_levels[below[tied]] == positive_levels[tied]
 
     def auc(draws: Draws) -> np.ndarray:
         # Integer counts throughout: exact, and no float copies of the (resamples × levels) arrays.
-        counts = draws.binned(bins, 2 * len(levels)).reshape(draws.count, len(levels), 2)
-        neg, pos = counts[:, :, 0], counts[:, :, 1]
-        twice_wins = 2 * np.einsum("ij,ij->i", pos, np.cumsum(neg, axis=1)) - np.einsum("ij,ij->i", pos, neg)
+        counts = draws.binned(bins, len(negative_levels) + len(positive_levels))
+        negatives, positives = counts[:, :len(negative_levels)], counts[:, len(negative_levels):]
+        drawn_below = np.zeros((draws.count, len(negative_levels) + 1), dtype=np.int64)
+        np.cumsum(negatives, axis=1, out=drawn_below[:, 1:])
+        twice_wins = 2 * np.einsum("ij,ij->i", positives, drawn_below[:, below])
+        twice_wins += np.einsum("ij,ij->i", positives[:, tied], negatives[:, below[tied]])
         with np.errstate(divide="ignore", invalid="ignore"):
-            return twice_wins / (2.0 * pos.sum(axis=1) * neg.sum(axis=1))
+            return twice_wins / (2.0 * positives.sum(axis=1) * negatives.sum(axis=1))
 
     return auc
 
