@@ -1147,6 +1147,23 @@ def test_the_footer_of_an_unpaired_comparison_does_not_claim_a_paired_bootstrap(
     assert "paired bootstrap" not in comment.replace("unpaired bootstrap", "")
 
 
+def test_the_footer_says_once_that_seed_variation_is_not_in_the_intervals_of_a_seeded_estimator(factory, run_cli):
+    factory.model("cancer", cancer_spec())  # LogisticRegression takes a random_state
+    neighbours = "{estimator: sklearn.neighbors.KNeighborsRegressor, params: {n_neighbors: 5}}"
+    factory.model("diabetes", DIABETES.replace("{estimator: sklearn.linear_model.Ridge, params: {alpha: 0.1}}",
+                                               neighbours))  # takes no seed
+    root = branch_off(factory)
+    edit(root, "models/cancer/model.yaml", "C: 1.0", "C: 0.99")
+    edit(root, "models/diabetes/model.yaml", "n_neighbors: 5", "n_neighbors: 7")
+    commit_all(root, "nudge both")
+
+    comment = pr(run_cli).stdout
+    footer = comment.strip().splitlines()[-1]
+    assert footer.count("random_state") == 1
+    assert "the intervals do not include variation between training seeds (`cancer` has a random_state)" in footer
+    assert "diabetes" not in footer
+
+
 def test_a_run_whose_comment_fits_leaves_no_stale_full_report(factory, run_cli):
     folder = factory.model("stores", STORES)
     stores().to_csv(folder / "stores.csv", index=False)

@@ -77,6 +77,8 @@ class Comparison:
     change_tests: list[ChangeTest] = field(default_factory=list)
     #: How many held-out rows were compared, and how many were left out and why.
     rows: dict[str, Any] = field(default_factory=dict)
+    #: True when the estimator takes a seed: its intervals leave out the variation between training seeds.
+    seeded: bool = False
 
     @property
     def passed(self) -> bool:
@@ -213,8 +215,14 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entr
         params_diff=_params_diff(baseline_spec, spec),
         data_diff=_data_diff(baseline_entry.lineage(), candidate_entry.lineage()),
         candidate_lineage=candidate_entry.lineage(), candidate_performance=candidate.performance,
-        change_tests=tests, rows=counted,
+        change_tests=tests, rows=counted, seeded=_takes_a_seed(candidate_entry.load_model()),
     )
+
+
+def _takes_a_seed(model: Any) -> bool:
+    """Whether the fitted model (or a step of its pipeline) has a ``random_state``."""
+    params = model.get_params(deep=True) if hasattr(model, "get_params") else {}
+    return any(name == "random_state" or name.endswith("__random_state") for name in params)
 
 
 def _shared_rows(spec: Spec, baseline_spec: Spec, entry: CacheEntry, dataset: Dataset,

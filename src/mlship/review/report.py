@@ -66,6 +66,10 @@ def _comment_context(result: "PrResult", run_url: str | None, full_report_hint: 
     method = "; ".join(f"{kind} bootstrap, {r:,} resamples, {c:.0%} intervals" for kind, r, c in sorted(settings))
     if any(c.change_tests for c in result.comparisons):
         method += "; change gates test each drop against its bound, Holm-adjusted per model"
+    seeded = [f"`{c.name}`" for c in result.comparisons if c.seeded and c.baseline]
+    if seeded:
+        method += (f"; the intervals do not include variation between training seeds ({', '.join(seeded)} "
+                   f"{'has' if len(seeded) == 1 else 'have'} a random_state)")
     footer = " · ".join(filter(None, [f"mlship {__version__}", method, f"[workflow run]({run_url})" if run_url else ""]))
     return {
         "marker": MARKER,
