@@ -17,7 +17,9 @@ Every metric is written as a function of a weight matrix ``W`` (resamples × row
 number of times each row was drawn): counts and sums become matrix products, and
 ROC AUC a cumulative sum over rows sorted by score. With ``W`` all ones the functions
 give exactly scikit-learn's values, which the tests check. Resamples are processed in
-chunks to bound memory.
+chunks to bound memory. Metrics of a confusion matrix (accuracy, precision, recall, F1,
+balanced accuracy) skip the rows altogether: their resamples are drawn as multinomial
+counts of the kinds of row in each class, the same distribution at a fraction of the cost.
 """
 
 from __future__ import annotations

@@ -189,7 +189,7 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entr
         deltas = paired_bootstrap(metrics, y, candidate_model, baseline_model, dataset.classes,
                                   dataset.positive_class, settings.resamples, settings.confidence, seed)
         slices = _slices(spec, dataset, candidate_model, baseline_model, seed)
-        counted = {**rows.to_dict(), "compared": len(y), "excluded": _excluded(rows, mask)}
+        counted = {"compared": len(y), "held_out": len(rows.mask), "excluded": _excluded(rows, mask)}
     else:
         paired = False
         notes.insert(0, f"not paired: {why_unpaired}; each version is scored on its own held-out rows")
@@ -277,7 +277,7 @@ def _recorded_predictions(entry: CacheEntry, rows: ComparedRows,
 def _excluded(rows: ComparedRows, mask: np.ndarray) -> dict[str, int]:
     """Why held-out rows were left out of the comparison, with the rows the baseline never held out."""
     excluded = dict(rows.excluded)
-    unrecorded = rows.count - int(mask.sum())
+    unrecorded = int(rows.mask.sum()) - int(mask.sum())
     if unrecorded:
         excluded["the baseline cannot predict them and did not hold them out"] = unrecorded
     return excluded

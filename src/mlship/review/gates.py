@@ -36,6 +36,11 @@ class SliceResult:
     #: Metric → why this slice cannot judge it (too few rows, or too few of a class); never gated.
     unjudged: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def name(self) -> str:
+        """``column=value``: how a change test names the slice it judged."""
+        return f"{self.column}={self.value}"
+
 
 @dataclass(frozen=True)
 class GateResult:
@@ -152,7 +157,7 @@ def check_changes(gates: dict[str, Gate], deltas: dict[str, Delta], baseline: di
             else:
                 tests.append(test)
         if gate.slice_max_drop is not None and baseline is not None and slices_compared:
-            judged = [_test(metric, "slice_max_drop", gate.slice_max_drop, f"{s.column}={s.value}", s.deltas[metric])
+            judged = [_test(metric, "slice_max_drop", gate.slice_max_drop, s.name, s.deltas[metric])
                       for s in slices if metric in s.deltas]
             tests += [test for test in judged if not math.isnan(test.p_value)]
         elif gate.slice_max_drop is not None:

@@ -135,7 +135,7 @@ def _headline(c: "Comparison", primary: str) -> str:
 
 def _slice_regressions(c: "Comparison") -> list[dict[str, str]]:
     """The slices whose drop failed a slice gate, after the family-wise adjustment: only what failed."""
-    by_name = {f"{s.column}={s.value}": s for s in c.slices}
+    by_name = {s.name: s for s in c.slices}
     found = []
     for test in c.change_tests:
         if test.failed and test.where:
@@ -161,7 +161,7 @@ def _slice_rows(c: "Comparison") -> list[dict[str, Any]]:
             elif delta is None:
                 cells.append(fmt(value))
             else:
-                mark = " ❌" if (f"{s.column}={s.value}", metric) in failed else ""
+                mark = " ❌" if (s.name, metric) in failed else ""
                 cells.append(f"{fmt(value)} ({arrow_delta(delta.delta)}){mark}")
         rows.append({"slice": f"{s.column} = {s.value}", "rows": f"{s.rows:,}", "cells": cells})
     return rows

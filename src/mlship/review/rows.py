@@ -36,14 +36,6 @@ class ComparedRows:
     #: Why the rows cannot be checked, when ``mask`` is None.
     unknown: str = ""
 
-    @property
-    def count(self) -> int:
-        return int(self.mask.sum()) if self.mask is not None else 0
-
-    def to_dict(self) -> dict[str, Any]:
-        held_out = len(self.mask) if self.mask is not None else None
-        return {"compared": self.count if self.mask is not None else None, "held_out": held_out,
-                "excluded": self.excluded}
 
 
 def compared_rows(test_table: pd.DataFrame, test_digests: np.ndarray, candidate_trained: np.ndarray,
