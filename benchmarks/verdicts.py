@@ -15,12 +15,15 @@ E  coverage of the 95% intervals of dAUC, daccuracy, dlog_loss, drmse at 500 and
    rows: 0.93-0.97; dAUC's interval width within 10% of DeLong's
 F  data grown by 20% from the same generator, nothing else changed, through the real
    ``mlship pr``: passes in >= 95% of seeds, and no compared row was a baseline training row
+G  a small RandomForest (3 trees), only random_state changed: a Δ of AUC or accuracy called
+   significant, and a max_drop 0 gate failing, <= 5% with ``evaluation.seeds: 5`` (and, for
+   comparison, how often with one seed)
 
 Each case prints its rate with its Monte-Carlo standard error, sqrt(p(1-p)/runs). The
 Markdown table at the end goes into benchmarks/README.md.
 
 Default runs: 400 for A, C, D, E (C and D at each of two correlations, E at each of two sizes),
-100 for B, 40 for F; ``--runs N`` sets the 400 and scales B (N/4) and F (N/10) with it. About
+100 for B, 40 for F, 200 for G; ``--runs N`` sets the 400 and scales B (N/4), F (N/10) and G (N/2) with it. About
 15-30 minutes in all on 2 cores (F half as long with --jobs 2); see benchmarks/README.md.
 
 Usage: python benchmarks/verdicts.py [--only A,C] [--runs N] [--jobs 2]   (or: make bench)
@@ -69,9 +72,9 @@ RESAMPLES, CONFIDENCE, BOOTSTRAP_SEED = 1000, 0.95, 0
 #: The default number of runs of the light cases; ``--runs`` changes it, and the heavy cases scale with it.
 BASE_RUNS = 400
 #: Each case's runs as a share of ``--runs``: B and F train real models and take fewer.
-RUN_SHARE = {"A": 1.0, "B": 0.25, "C": 1.0, "D": 1.0, "E": 1.0, "F": 0.1}
+RUN_SHARE = {"A": 1.0, "B": 0.25, "C": 1.0, "D": 1.0, "E": 1.0, "F": 0.1, "G": 0.5}
 #: Experiment k of a case draws from ``numpy.random.default_rng([CASE_SEED[case], k, variant...])``.
-CASE_SEED = {"A": 101, "B": 202, "C": 303, "D": 404, "E": 505, "F": 606}
+CASE_SEED = {"A": 101, "B": 202, "C": 303, "D": 404, "E": 505, "F": 606, "G": 707}
 
 CLASSIFICATION_METRICS = ["roc_auc", "accuracy", "f1", "log_loss"]
 #: Two gate sets for A and B. "strict": every bound 0, so a true change of 0 sits exactly on the
@@ -107,6 +110,10 @@ E_ROWS, E_RHO, E_AUC_DROP = (500, 2000), 0.9, 0.01
 E_RMSE = (1.0, 1.03)
 #: B: the churn-like table (4,000 rows, like the churn example), split 75/25 with stratification.
 B_ROWS, B_TEST_SIZE, B_SPLIT_SEED, B_RANDOM_STATES = 4000, 0.25, 7, (7, 8)
+#: G: a forest small enough that a seed moves its metrics, judged with one seed and with several.
+G_ROWS, G_SEEDS, G_FOREST = 8000, 5, {"n_estimators": 3, "max_depth": 3}
+G_METRICS = ["roc_auc", "accuracy"]
+G_GATES = {m: Gate(max_drop=0.0) for m in G_METRICS}
 #: F: rows on main, and the share appended on the branch.
 F_ROWS, F_GROWTH = 2000, 0.2
 GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@mlship.invalid",
@@ -150,7 +157,7 @@ class Outcome:
         return f"{self.value:.3f} ± {self.error:.3f}"
 
 
-def rate(case: str, label: str, hits: list[bool], target: str, ok: Callable[[float], bool]) -> Outcome:
+def rate(case: str, label: str, hits: list[bool], target: str, ok: Callable[[float], bool | None]) -> Outcome:
     runs = len(hits)
     p = sum(hits) / runs if runs else math.nan
     return Outcome(case, label, runs, p, math.sqrt(p * (1 - p) / runs) if runs else math.nan, target,
@@ -271,8 +278,10 @@ def bench_spec(metrics: list[str], slice_column: str, positive: Any) -> Spec:
 
 def judge(y: np.ndarray, candidate: Predictions, baseline: Predictions, slice_values: np.ndarray,
           classes: list[Any], positive: Any, gate_sets: dict[str, dict[str, Gate]],
-          metrics: list[str] = CLASSIFICATION_METRICS) -> dict[str, dict[str, Any]]:
-    """The paired branch of ``compare._compare``: baseline metrics, global deltas, slices, change gates.
+          metrics: list[str] = CLASSIFICATION_METRICS,
+          replicas: list[tuple[Predictions, Predictions]] = ()) -> dict[str, dict[str, Any]]:
+    """The paired branch of ``compare._compare``: baseline metrics, global deltas, slices, change gates,
+    with the variation between seed ``replicas`` (pairs of candidate and baseline) where there are any.
 
     Returns, per gate set, whether the model passed, whether any test would have failed without
     Holm's adjustment, and how many tests there were.
@@ -285,9 +294,10 @@ def judge(y: np.ndarray, candidate: Predictions, baseline: Predictions, slice_va
     # Only the fields above are read by _slices; any others (training rows, digests) stay None.
     dataset = Dataset(**{f.name: known.get(f.name) for f in fields(Dataset)})
     baseline_metrics, _ = score(metrics, y, baseline.y_pred, baseline.proba, classes, positive)
-    deltas = paired_bootstrap(metrics, y, candidate, baseline, classes, positive, RESAMPLES, CONFIDENCE,
-                              BOOTSTRAP_SEED)
-    slices = compare._slices(spec, dataset, candidate, baseline, BOOTSTRAP_SEED)
+    pairs = [(candidate, baseline), *replicas]
+    deltas = compare._with_seeds(paired_bootstrap(metrics, y, candidate, baseline, classes, positive, RESAMPLES,
+                                                  CONFIDENCE, BOOTSTRAP_SEED), y, pairs, dataset, CONFIDENCE)
+    slices = compare._slices(spec, dataset, pairs, BOOTSTRAP_SEED)
     verdicts = {}
     for name, gates in gate_sets.items():
         results, tests = check_changes(gates, deltas, baseline_metrics, slices, True, CONFIDENCE)
@@ -393,6 +403,57 @@ def case_b(runs: int) -> list[Outcome]:
         f"versions' P(yes): median {np.median(correlations):.3f} (range {min(correlations):.3f}–"
         f"{max(correlations):.3f})")
     return family_outcomes("B", "only random_state changed (random forest), gates of A", verdicts)
+
+
+# ---------------------------------------------------------------- G: training seeds
+
+
+def case_g(runs: int) -> list[Outcome]:
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import train_test_split
+
+    from mlship.train.fit import build_pipeline, reseeded
+
+    log(f"G: {runs} runs; each a new churn-like table of {G_ROWS:,} rows, split 75/25, a small forest "
+        f"({G_FOREST}) with random_state {B_RANDOM_STATES[1]} vs {B_RANDOM_STATES[0]}, the candidate alternating; "
+        f"ROC AUC and accuracy judged with 1 seed and with evaluation.seeds: {G_SEEDS}")
+    called: dict[str, list[bool]] = {"1 seed": [], f"evaluation.seeds: {G_SEEDS}": []}
+    failed: dict[str, list[bool]] = {label: [] for label in called}
+    features, classes = ["age", "income", "plan", "region"], ["no", "yes"]
+    for run in range(runs):
+        table = customers(G_ROWS, rng_for("G", run))
+        train, test = train_test_split(table, test_size=B_TEST_SIZE, random_state=B_SPLIT_SEED,
+                                       stratify=table["churned"])
+        y = test["churned"].to_numpy()
+        versions = []
+        # A seed can be luckier than another on every table; swapping the roles on odd runs keeps
+        # the true difference between the versions zero on average.
+        for random_state in B_RANDOM_STATES[::1 if run % 2 else -1]:  # candidate first
+            forest = RandomForestClassifier(random_state=random_state, **G_FOREST)
+            fitted = []
+            for shift in range(G_SEEDS):
+                pipeline = build_pipeline(reseeded(forest, shift), ["age", "income"], ["plan", "region"])
+                pipeline.fit(train[features], train["churned"])
+                fitted.append(Predictions(pipeline.predict(test[features]), pipeline.predict_proba(test[features])))
+            versions.append(fitted)
+        pairs = list(zip(*versions))
+        dataset = Dataset(**{f.name: {"classes": classes, "positive_class": "yes"}.get(f.name)
+                             for f in fields(Dataset)})
+        bootstrap = paired_bootstrap(G_METRICS, y, *pairs[0], classes, "yes", RESAMPLES, CONFIDENCE, BOOTSTRAP_SEED)
+        baseline_metrics = score(G_METRICS, y, pairs[0][1].y_pred, pairs[0][1].proba, classes, "yes")[0]
+        for label, used in zip(called, (pairs[:1], pairs)):
+            deltas = compare._with_seeds(bootstrap, y, used, dataset, CONFIDENCE)
+            called[label].append(any(d.significant for d in deltas.values()))
+            results, _ = check_changes(G_GATES, deltas, baseline_metrics, [], True, CONFIDENCE)
+            failed[label].append(not all(g.passed for g in results))
+    outcomes = []
+    for label in called:
+        seeded = label != "1 seed"
+        target, ok = ("≤ 5%", lambda p: p <= 0.05) if seeded else ("(for comparison)", lambda p: None)
+        outcomes.append(rate("G", f"only random_state changed (small forest), {label}: some Δ called significant",
+                             called[label], target, ok))
+        outcomes.append(rate("G", f"the same, {label}: a max_drop 0 gate fails", failed[label], target, ok))
+    return outcomes
 
 
 # ---------------------------------------------------------------- C and D: a true drop of AUC
@@ -695,7 +756,7 @@ def markdown_table(outcomes: list[Outcome]) -> str:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="A,B,C,D,E,F", help="comma-separated cases, of A-F (default: all)")
+    parser.add_argument("--only", default="A,B,C,D,E,F,G", help="comma-separated cases, of A-G (default: all)")
     parser.add_argument("--runs", type=int, default=BASE_RUNS,
                         help=f"runs of A, C, D, E (default {BASE_RUNS}); B runs a quarter as many, F a tenth")
     parser.add_argument("--jobs", type=int, default=1, choices=(1, 2),
@@ -703,7 +764,7 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     args.only = {part.strip().upper() for part in args.only.split(",") if part.strip()}
     if not args.only or not args.only <= set(RUN_SHARE):
-        parser.error("--only takes a comma-separated subset of A, B, C, D, E, F")
+        parser.error("--only takes a comma-separated subset of A, B, C, D, E, F, G")
     if args.runs < 2:
         parser.error("--runs must be at least 2")
     return args
@@ -719,7 +780,7 @@ def main() -> None:
     log_load()
     cases: dict[str, Callable[[int], list[Outcome]]] = {
         "A": case_a, "B": case_b, "C": case_c, "D": case_d, "E": case_e,
-        "F": lambda runs: case_f(runs, args.jobs),
+        "F": lambda runs: case_f(runs, args.jobs), "G": case_g,
     }
     outcomes: list[Outcome] = []
     seconds: dict[str, float] = {}

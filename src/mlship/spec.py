@@ -112,6 +112,9 @@ class Evaluation(_Section):
     min_slice_size: int = Field(30, ge=1)
     #: Fewest rows of each class a slice needs for a metric that compares classes (ROC AUC, F1, ...).
     min_slice_class_size: int = Field(10, ge=1)
+    #: Train each version this many times, with shifted seeds, so that a change's interval includes
+    #: the variation between training seeds (1: one training, as without the setting).
+    seeds: int = Field(1, ge=1, le=20)
 
 
 class Gate(_Section):
@@ -214,7 +217,10 @@ class Spec:
         apply to the reference profile when drift is checked.
         """
         config = self.config.model_dump(mode="json", include={"task", "data", "model"})
-        config["evaluation"] = {"metrics": self.metrics, "positive_class": self.config.evaluation.positive_class}
+        evaluation = self.config.evaluation
+        config["evaluation"] = {"metrics": self.metrics, "positive_class": evaluation.positive_class}
+        if evaluation.seeds > 1:  # only then, so that the fingerprints of specs without it stay as they were
+            config["evaluation"]["seeds"] = evaluation.seeds
         return config
 
     def training_config_json(self) -> str:

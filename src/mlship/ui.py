@@ -29,7 +29,8 @@ def train_summary(result: "TrainResult") -> str:
         label = f"{name}{'*' if name == result.primary_metric else ''}".ljust(width)
         value = f"{result.metrics[name]:.4f}" if name in result.metrics else f"n/a: {result.unavailable[name]}"
         gate = "   ".join(gates_by_metric.get(name, []))
-        lines.append(f"   {label}{value:>10}   {gate}".rstrip())
+        spread = _seed_spread(result.seed_metrics.get(name, []))
+        lines.append(f"   {label}{value:>10}{spread}   {gate}".rstrip())
     perf = result.performance
     lines.append(
         f"   {result.rows['train']:,} train / {result.rows['test']:,} held-out rows · fit {perf['fit_seconds']:.2f} s"
@@ -41,6 +42,15 @@ def train_summary(result: "TrainResult") -> str:
     for warning in result.warnings:
         lines.append(f"   {WARN} {warning}")
     return "\n".join(lines)
+
+
+def _seed_spread(values: list[float]) -> str:
+    """How much a metric varies between training seeds (``evaluation.seeds``), e.g. " ± 0.0123 sd over 5 seeds"."""
+    if len(values) < 2:
+        return ""
+    import statistics
+
+    return f" ± {statistics.stdev(values):.4f} sd over {len(values)} seeds"
 
 
 def train_footer(results: list["TrainResult"]) -> str:

@@ -1160,7 +1160,8 @@ def test_the_footer_says_once_that_seed_variation_is_not_in_the_intervals_of_a_s
     comment = pr(run_cli).stdout
     footer = comment.strip().splitlines()[-1]
     assert footer.count("random_state") == 1
-    assert "the intervals do not include variation between training seeds (`cancer` has a random_state)" in footer
+    assert ("the intervals do not include variation between training seeds (`cancer` has a random_state; "
+            "`evaluation.seeds` adds it)") in footer
     assert "diabetes" not in footer
 
 

@@ -20,19 +20,24 @@ give exactly scikit-learn's values, which the tests check. Resamples are process
 chunks to bound memory. Metrics of a confusion matrix (accuracy, precision, recall, F1,
 balanced accuracy) skip the rows altogether: their resamples are drawn as multinomial
 counts of the kinds of row in each class, the same distribution at a fraction of the cost.
+
+Resampling rows measures how much a delta would move on other data, not on another
+training run. With ``evaluation.seeds``, :func:`with_seed_variation` adds the variance of
+the delta between pairs of seed replicas to the bootstrap's.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from statistics import NormalDist
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from mlship.metrics import CATALOGUE
-from mlship.review.significance import mcnemar_p, normal_p
+from mlship.review.significance import mcnemar_p, normal_p, quantile, seed_df
 
 #: Rows × resamples per chunk: bounds the weight matrix to ~64 MB of float64.
 CHUNK_CELLS = 8_000_000
@@ -133,6 +138,12 @@ class Delta:
     #: For accuracy on shared rows: (rows only the candidate got right, rows only the baseline got
     #: right, rows). Tests of accuracy use these counts exactly.
     discordant: tuple[int, int, int] | None = None
+    #: Training seeds per version behind the error (``evaluation.seeds``); 1 when seed variation is not in it.
+    seeds: int = 1
+    #: The standard deviation of the delta between pairs of seed replicas.
+    seed_sd: float | None = None
+    #: Degrees of freedom of Student's t behind the interval and tests; None for the normal distribution.
+    df: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -167,6 +178,29 @@ def paired_bootstrap(
     if "accuracy" in deltas:
         deltas["accuracy"] = _exact_accuracy(deltas["accuracy"], y_true, candidate, baseline, confidence)
     return deltas
+
+
+def with_seed_variation(name: str, delta: Delta, seed_deltas: Sequence[float], confidence: float) -> Delta:
+    """``delta`` (between the models that ship) with the variation between training seeds added to its error.
+
+    ``seed_deltas`` are candidate − baseline for each pair of seed replicas, the shipped pair
+    first. The delta then estimates the change of the training procedure, with variance the
+    bootstrap's plus the seeds' (rows and seeds vary independently); the seed part comes from
+    a few values, so intervals and tests use Student's t with Welch–Satterthwaite degrees of
+    freedom. Where the seeds do not move the delta at all, the delta is kept as it is.
+    """
+    values = np.asarray(seed_deltas, dtype=np.float64)
+    if len(values) < 2 or not (np.all(np.isfinite(values)) and math.isfinite(delta.se)):
+        return delta
+    seed_variance = float(np.var(values, ddof=1))
+    if seed_variance == 0:
+        return replace(delta, seeds=len(values), seed_sd=0.0)
+    se = math.sqrt(delta.se ** 2 + seed_variance)
+    df = seed_df(delta.se ** 2, seed_variance, len(values))
+    half = quantile(1 - (1 - confidence) / 2, df) * se
+    judged = _judged(name, delta.delta, delta.delta - half, delta.delta + half, se,
+                     normal_p(delta.delta, se, df), confidence)
+    return replace(judged, seeds=len(values), seed_sd=math.sqrt(seed_variance), df=df)
 
 
 def unpaired_bootstrap(metrics: list[str], candidate: Sample, baseline: Sample, resamples: int = 1000,

@@ -12,6 +12,7 @@ held-out rows, the bootstrap is unpaired, and the comparison says so.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -23,13 +24,15 @@ import pandas as pd
 from mlship.errors import MlshipError
 from mlship.git import head_commit, is_dirty
 from mlship.project import Project
-from mlship.review.bootstrap import Delta, Predictions, Sample, paired_bootstrap, unpaired_bootstrap
+from mlship.review.bootstrap import (Delta, Predictions, Sample, paired_bootstrap, unpaired_bootstrap,
+                                    with_seed_variation)
 from mlship.review.gates import ChangeTest, GateResult, SliceResult, check_absolute, check_changes
 from mlship.review.rows import ComparedRows, compared_rows
 from mlship.spec import SPEC_FILE, Evaluation, SliceBy, Spec, load_spec
 from mlship.train.cache import CacheEntry
 from mlship.train.data import Dataset, load_dataset
 from mlship.train.evaluation import score
+from mlship.train.fit import seed_params
 from mlship.train.trainer import Trained, train
 
 MISSING_VALUE = "(missing)"
@@ -77,8 +80,10 @@ class Comparison:
     change_tests: list[ChangeTest] = field(default_factory=list)
     #: How many held-out rows were compared, and how many were left out and why.
     rows: dict[str, Any] = field(default_factory=dict)
-    #: True when the estimator takes a seed: its intervals leave out the variation between training seeds.
+    #: True when the estimator takes a seed, so that its metrics vary between training seeds.
     seeded: bool = False
+    #: Pairs of training seeds whose variation the intervals include (``evaluation.seeds``); 1 when none.
+    seeds: int = 1
 
     @property
     def passed(self) -> bool:
@@ -177,6 +182,7 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entr
     rows = compared_rows(dataset.test_table, dataset.test_digests, candidate_entry.train_digests(),
                          baseline_entry.lineage().get("split"), baseline_entry.train_digests())
     shared, why_unpaired = _shared_rows(spec, baseline_spec, baseline_entry, dataset, rows)
+    pairs: list[tuple[Predictions, Predictions]] = []
     if shared is not None:
         paired = True
         mask, baseline_model = shared
@@ -186,9 +192,14 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entr
                                      dataset.positive_class)
         baseline_metrics, _ = score(metrics, y, baseline_model.y_pred, baseline_model.proba, dataset.classes,
                                     dataset.positive_class)
-        deltas = paired_bootstrap(metrics, y, candidate_model, baseline_model, dataset.classes,
-                                  dataset.positive_class, settings.resamples, settings.confidence, seed)
-        slices = _slices(spec, dataset, candidate_model, baseline_model, seed)
+        pairs, why_one_seed = _seed_pairs(spec, candidate_entry, baseline_entry, dataset)
+        pairs.insert(0, (candidate_model, baseline_model))
+        if why_one_seed:
+            notes.append(why_one_seed)
+        deltas = _with_seeds(paired_bootstrap(metrics, y, candidate_model, baseline_model, dataset.classes,
+                                              dataset.positive_class, settings.resamples, settings.confidence, seed),
+                             y, pairs, dataset, settings.confidence)
+        slices = _slices(spec, dataset, pairs, seed)
         counted = {"compared": len(y), "held_out": len(rows.mask), "excluded": _excluded(rows, mask)}
     else:
         paired = False
@@ -215,14 +226,49 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entr
         params_diff=_params_diff(baseline_spec, spec),
         data_diff=_data_diff(baseline_entry.lineage(), candidate_entry.lineage()),
         candidate_lineage=candidate_entry.lineage(), candidate_performance=candidate.performance,
-        change_tests=tests, rows=counted, seeded=_takes_a_seed(candidate_entry.load_model()),
+        change_tests=tests, rows=counted, seeded=bool(seed_params(candidate_entry.load_model())),
+        seeds=max(len(pairs), 1),
     )
 
 
-def _takes_a_seed(model: Any) -> bool:
-    """Whether the fitted model (or a step of its pipeline) has a ``random_state``."""
-    params = model.get_params(deep=True) if hasattr(model, "get_params") else {}
-    return any(name == "random_state" or name.endswith("__random_state") for name in params)
+def _seed_pairs(spec: Spec, candidate: CacheEntry, baseline: CacheEntry,
+                dataset: Dataset) -> tuple[list[tuple[Predictions, Predictions]], str]:
+    """Each pair of seed replicas' predictions of the compared rows (``evaluation.seeds``), or why there are none."""
+    wanted = spec.config.evaluation.seeds
+    if wanted == 1:
+        return [], ""
+    candidates, baselines = candidate.replicas(), baseline.replicas()
+    if not candidates:
+        return [], ""  # the estimator takes no seed: training warned
+    if not baselines:
+        return [], ("the intervals leave out seed variation: the baseline was trained with one seed (evaluation.seeds "
+                    "applies to both versions once the base branch has it)")
+    features = baseline.lineage()["data"]["features"]
+    pairs = []
+    for candidate_model, baseline_model in zip(candidates, baselines):
+        own, _ = _model_predictions(candidate_model, list(dataset.X_test.columns), dataset.X_test)
+        other, why = _model_predictions(baseline_model, features, dataset.test_table)
+        if own is None or other is None:
+            return [], f"the intervals leave out seed variation: {why}"
+        pairs.append((own, other))
+    return pairs, ""
+
+
+def _with_seeds(deltas: dict[str, Delta], y: np.ndarray, pairs: list[tuple[Predictions, Predictions]],
+                dataset: Dataset, confidence: float) -> dict[str, Delta]:
+    """``deltas`` with the variation between the pairs of seed replicas (the shipped pair first) added."""
+    if len(pairs) < 2:
+        return deltas
+    per_pair = [_point_deltas(list(deltas), y, candidate, baseline, dataset) for candidate, baseline in pairs]
+    return {name: with_seed_variation(name, delta, [values.get(name, math.nan) for values in per_pair], confidence)
+            for name, delta in deltas.items()}
+
+
+def _point_deltas(metrics: list[str], y: np.ndarray, candidate: Predictions, baseline: Predictions,
+                  dataset: Dataset) -> dict[str, float]:
+    cand, _ = score(metrics, y, candidate.y_pred, candidate.proba, dataset.classes, dataset.positive_class)
+    base, _ = score(metrics, y, baseline.y_pred, baseline.proba, dataset.classes, dataset.positive_class)
+    return {name: cand[name] - base[name] for name in metrics if name in cand and name in base}
 
 
 def _shared_rows(spec: Spec, baseline_spec: Spec, entry: CacheEntry, dataset: Dataset,
@@ -238,8 +284,7 @@ def _shared_rows(spec: Spec, baseline_spec: Spec, entry: CacheEntry, dataset: Da
     model = entry.load_model()
     if spec.task == "classification" and list(model.classes_) != list(dataset.classes):
         return None, "the classes changed"
-    predicted, why = _baseline_predictions(model, entry.lineage()["data"]["features"],
-                                           dataset.test_table[rows.mask])
+    predicted, why = _model_predictions(model, entry.lineage()["data"]["features"], dataset.test_table[rows.mask])
     if predicted is not None:
         return (rows.mask, predicted), ""
     recorded = _recorded_predictions(entry, rows, dataset.classes)
@@ -248,8 +293,9 @@ def _shared_rows(spec: Spec, baseline_spec: Spec, entry: CacheEntry, dataset: Da
     return None, why
 
 
-def _baseline_predictions(model: Any, features: list[str], table: pd.DataFrame) -> tuple[Predictions | None, str]:
-    """The baseline's predictions of ``table``'s rows, or why it cannot make them."""
+def _model_predictions(model: Any, features: list[str], table: pd.DataFrame) -> tuple[Predictions | None, str]:
+    """A model's predictions of ``table``'s rows, or why it cannot make them (the baseline may need
+    columns the candidate's data no longer has)."""
     missing = [c for c in features if c not in table.columns]
     if missing:
         return None, f"the baseline needs columns the new data lacks ({', '.join(missing)})"
@@ -296,9 +342,12 @@ def _candidate_version(spec: Spec, result: Trained, metrics: dict[str, float] | 
                    result.cache_hit, dirty)
 
 
-def _slices(spec: Spec, dataset: Dataset, candidate: Predictions, baseline: Predictions,
+def _slices(spec: Spec, dataset: Dataset, pairs: list[tuple[Predictions, Predictions]],
             seed: int) -> list[SliceResult]:
-    """Both versions' metrics on each slice, with deltas for the metrics the slice can judge."""
+    """Both versions' metrics on each slice, with deltas for the metrics the slice can judge.
+
+    ``pairs`` are both versions' predictions, the shipped models first, then any seed replicas.
+    """
     evaluation = spec.config.evaluation
     settings = evaluation.bootstrap
     y = dataset.y_test.to_numpy()
@@ -307,13 +356,15 @@ def _slices(spec: Spec, dataset: Dataset, candidate: Predictions, baseline: Pred
         labels, order = _slice_labels(dataset.test_table[by.column], by)
         for value in order:
             mask = (labels == value).to_numpy()
-            part_c, part_b = _subset(candidate, mask), _subset(baseline, mask)
+            parts = [(_subset(c, mask), _subset(b, mask)) for c, b in pairs]
+            part_c, part_b = parts[0]
             cand, _ = score(spec.metrics, y[mask], part_c.y_pred, part_c.proba, dataset.classes, dataset.positive_class)
             base, _ = score(spec.metrics, y[mask], part_b.y_pred, part_b.proba, dataset.classes, dataset.positive_class)
             unjudged = {m: why for m in spec.metrics if (why := _why_unjudged(m, y[mask], dataset, evaluation))}
             judged = [m for m in spec.metrics if m in cand and m in base and m not in unjudged]
-            deltas = paired_bootstrap(judged, y[mask], part_c, part_b, dataset.classes, dataset.positive_class,
-                                      settings.resamples, settings.confidence, seed) if judged else {}
+            deltas = _with_seeds(paired_bootstrap(judged, y[mask], part_c, part_b, dataset.classes,
+                                                  dataset.positive_class, settings.resamples, settings.confidence,
+                                                  seed), y[mask], parts, dataset, settings.confidence) if judged else {}
             results.append(SliceResult(by.column, value, int(mask.sum()), cand, base, deltas, unjudged))
     return results
 

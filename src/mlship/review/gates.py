@@ -76,6 +76,7 @@ class TrainResult(Trained):
             "metrics": self.metrics,
             "unavailable": self.unavailable,
             "rows": self.rows,
+            "seed_metrics": self.seed_metrics,
             "performance": self.performance,
             "gates": [gate.to_dict() for gate in self.gates],
             "warnings": self.warnings,
@@ -193,7 +194,7 @@ def _test(metric: str, rule: str, bound: float, where: str, delta: Delta, baseli
     if delta.discordant is not None:
         p_value = accuracy_drop_beyond_p(*delta.discordant, absolute)
     else:
-        p_value = drop_beyond_p(drop, delta.se, absolute)
+        p_value = drop_beyond_p(drop, delta.se, absolute, math.inf if delta.df is None else delta.df)
     shown = drop / scale if scale else (math.inf if drop > 0 else 0.0)
     return ChangeTest(metric, rule, bound, where, shown, delta, p_value)
 

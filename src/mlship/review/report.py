@@ -66,10 +66,7 @@ def _comment_context(result: "PrResult", run_url: str | None, full_report_hint: 
     method = "; ".join(f"{kind} bootstrap, {r:,} resamples, {c:.0%} intervals" for kind, r, c in sorted(settings))
     if any(c.change_tests for c in result.comparisons):
         method += "; change gates test each drop against its bound, Holm-adjusted per model"
-    seeded = [f"`{c.name}`" for c in result.comparisons if c.seeded and c.baseline]
-    if seeded:
-        method += (f"; the intervals do not include variation between training seeds ({', '.join(seeded)} "
-                   f"{'has' if len(seeded) == 1 else 'have'} a random_state)")
+    method += _seed_method(result.comparisons)
     footer = " · ".join(filter(None, [f"mlship {__version__}", method, f"[workflow run]({run_url})" if run_url else ""]))
     return {
         "marker": MARKER,
@@ -84,6 +81,20 @@ def _comment_context(result: "PrResult", run_url: str | None, full_report_hint: 
         "full_report_hint": full_report_hint,
         "footer": footer,
     }
+
+
+def _seed_method(comparisons: list["Comparison"]) -> str:
+    """Once for the comment: which models' intervals include the variation between training seeds, and
+    which leave it out though their estimator takes a seed."""
+    text = ""
+    for seeds in sorted({c.seeds for c in comparisons if c.baseline and c.seeds > 1}):
+        names = ", ".join(f"`{c.name}`" for c in comparisons if c.baseline and c.seeds == seeds)
+        text += f"; the intervals of {names} include the variation between {seeds} training seeds"
+    left_out = [f"`{c.name}`" for c in comparisons if c.seeded and c.baseline and c.seeds == 1]
+    if left_out:
+        text += (f"; the intervals do not include variation between training seeds ({', '.join(left_out)} "
+                 f"{'has' if len(left_out) == 1 else 'have'} a random_state; `evaluation.seeds` adds it)")
+    return text
 
 
 def _model_view(c: "Comparison") -> dict[str, Any]:
@@ -255,9 +266,11 @@ def arrow_delta(delta: float) -> str:
 
 
 def interval(delta: "Delta") -> str:
+    """The interval, and with ``evaluation.seeds`` how much the delta varies between training seeds."""
     if not math.isfinite(delta.ci_low):
         return "n/a"
-    return f"[{_signed(delta.ci_low)}, {_signed(delta.ci_high)}]"
+    seeds = f" (seeds ±{fmt(delta.seed_sd)})" if delta.seed_sd is not None else ""
+    return f"[{_signed(delta.ci_low)}, {_signed(delta.ci_high)}]{seeds}"
 
 
 def _signed(value: float) -> str:

@@ -10,7 +10,9 @@ step-down method so that together they keep the false-alarm rate at ``1 − conf
 
 Accuracy on shared rows is judged exactly from the discordant rows, the rows exactly one
 version got right (McNemar's test); every other metric by the normal approximation with
-the bootstrap's standard error.
+the bootstrap's standard error. With ``evaluation.seeds``, the variation between training
+seeds is added to the error, and the test uses Student's t with Welch–Satterthwaite degrees
+of freedom, since that part is estimated from a handful of trainings.
 """
 
 from __future__ import annotations
@@ -20,22 +22,48 @@ from statistics import NormalDist
 from typing import Sequence
 
 
-def normal_p(delta: float, se: float) -> float:
-    """Two-sided p-value of "no change" for ``delta`` with standard error ``se``."""
+def normal_p(delta: float, se: float, df: float = math.inf) -> float:
+    """Two-sided p-value of "no change" for ``delta`` with standard error ``se`` (Student's t
+    with ``df`` degrees of freedom where the error is itself estimated from few values)."""
     if not math.isfinite(delta):
         return math.nan
     if se <= 0:
         return 1.0 if delta == 0 else 0.0
-    return 2 * (1 - NormalDist().cdf(abs(delta) / se))
+    return 2 * _upper_tail(abs(delta) / se, df)
 
 
-def drop_beyond_p(drop: float, se: float, bound: float) -> float:
+def drop_beyond_p(drop: float, se: float, bound: float, df: float = math.inf) -> float:
     """One-sided p-value of "the true drop is at most ``bound``", given the observed ``drop``."""
     if not (math.isfinite(drop) and math.isfinite(se)):
         return math.nan
     if se <= 0:
         return 0.0 if drop > bound else 1.0
-    return 1 - NormalDist().cdf((drop - bound) / se)
+    return _upper_tail((drop - bound) / se, df)
+
+
+def quantile(probability: float, df: float = math.inf) -> float:
+    """The standard normal's quantile, or Student's t's with ``df`` degrees of freedom."""
+    if math.isinf(df):
+        return NormalDist().inv_cdf(probability)
+    from scipy.stats import t
+
+    return float(t.ppf(probability, df))
+
+
+def seed_df(row_variance: float, seed_variance: float, seeds: int) -> float:
+    """Welch–Satterthwaite degrees of freedom of ``row_variance + seed_variance``, where the row part
+    comes from many resamples (taken as exact) and the seed part from ``seeds`` trainings."""
+    if seed_variance <= 0 or seeds < 2:
+        return math.inf
+    return (row_variance + seed_variance) ** 2 * (seeds - 1) / seed_variance ** 2
+
+
+def _upper_tail(z: float, df: float) -> float:
+    if math.isinf(df):
+        return 1 - NormalDist().cdf(z)
+    from scipy.stats import t
+
+    return float(t.sf(z, df))
 
 
 def mcnemar_p(candidate_only: int, baseline_only: int) -> float:

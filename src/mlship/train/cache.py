@@ -26,8 +26,11 @@ LINEAGE_FILE = "lineage.json"
 PROFILE_FILE = "profile.json"
 #: The uint64 digest of each training row (see mlship.train.split), in the order of the source table.
 TRAIN_DIGESTS_FILE = "train_digests.npy"
+#: The seed replicas (``evaluation.seeds``): the same model trained with shifted seeds, a pickled list.
+REPLICAS_FILE = "replicas.pkl"
 MANIFEST_FILE = "manifest.json"
 ENTRY_FILES = (MODEL_FILE, METRICS_FILE, PREDICTIONS_FILE, LINEAGE_FILE, PROFILE_FILE, TRAIN_DIGESTS_FILE)
+OPTIONAL_FILES = (REPLICAS_FILE,)
 
 STAGING_PREFIX = ".staging-"
 STALE_STAGING_SECONDS = 24 * 3600
@@ -56,6 +59,15 @@ class CacheEntry:
         with open(self.path / MODEL_FILE, "rb") as stream:
             return cloudpickle.load(stream)
 
+    def replicas(self) -> list[Any]:
+        """The seed replicas of the model (empty when it was trained with one seed)."""
+        import cloudpickle
+
+        if not (self.path / REPLICAS_FILE).is_file():
+            return []
+        with open(self.path / REPLICAS_FILE, "rb") as stream:
+            return cloudpickle.load(stream)
+
     def predictions(self) -> Any:
         """The held-out predictions: ``row``, ``digest``, ``y_true``, ``y_pred`` and ``proba:<class>``."""
         import pandas as pd
@@ -78,7 +90,8 @@ class Cache:
         path = self.root / fingerprint
         try:
             sizes = json.loads((path / MANIFEST_FILE).read_text())
-            whole = all((path / name).stat().st_size == sizes[name] for name in ENTRY_FILES)
+            whole = set(ENTRY_FILES) <= set(sizes) and all((path / name).stat().st_size == size
+                                                           for name, size in sizes.items())
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return CacheEntry(path) if whole else None
@@ -94,7 +107,8 @@ class Cache:
         staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{fingerprint[:12]}-", dir=self.root))
         try:
             yield staging
-            sizes = {name: (staging / name).stat().st_size for name in ENTRY_FILES}
+            present = ENTRY_FILES + tuple(name for name in OPTIONAL_FILES if (staging / name).exists())
+            sizes = {name: (staging / name).stat().st_size for name in present}
             (staging / MANIFEST_FILE).write_text(json.dumps(sizes))
             self._install(staging, self.root / fingerprint)
         finally:

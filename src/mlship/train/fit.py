@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 import numpy as np
-from sklearn.base import is_classifier, is_regressor
+from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -61,10 +61,11 @@ def build_estimator(spec: Spec) -> tuple[Any, ModuleType | None]:
     return estimator, module
 
 
-def fit(spec: Spec, estimator: Any, dataset: Dataset) -> Trained:
-    """Fit ``estimator`` (from :func:`build_estimator`) on the training rows, with the seeds fixed."""
+def fit(spec: Spec, estimator: Any, dataset: Dataset, shift: int = 0) -> Trained:
+    """Fit ``estimator`` (from :func:`build_estimator`) on the training rows, with the seeds fixed
+    (the global ones moved by ``shift`` for a seed replica, see :func:`reseeded`)."""
     model = build_pipeline(estimator, dataset.numeric, dataset.categorical) if spec.config.model.preprocess else estimator
-    seed = spec.config.data.split.seed
+    seed = spec.config.data.split.seed + shift
     random.seed(seed)
     np.random.seed(seed)
     started = time.perf_counter()
@@ -203,10 +204,27 @@ def _check_task(spec: Spec, estimator: Any) -> None:
                                  f"{type(estimator).__name__} is a {kind} but task is {spec.task}")])
 
 
+def seed_params(estimator: Any) -> dict[str, Any]:
+    """The estimator's ``random_state`` parameters (nested ones too), by their ``get_params`` key."""
+    params = estimator.get_params(deep=True) if hasattr(estimator, "get_params") else {}
+    return {k: v for k, v in params.items() if k == "random_state" or k.endswith("__random_state")}
+
+
+def reseeded(estimator: Any, shift: int) -> Any | None:
+    """An unfitted copy of ``estimator`` with every integer ``random_state`` moved by ``shift``, or None
+    when it has none (nothing in it is seeded by a number, so another seed would train the same model).
+
+    Both versions of a comparison shift their own seeds by the same amounts, so replica ``k`` of
+    each stands in the same relation to the other as the two models that ship.
+    """
+    shifted = {k: v + shift for k, v in seed_params(estimator).items()
+               if isinstance(v, (int, np.integer)) and not isinstance(v, bool)}
+    return clone(estimator).set_params(**shifted) if shifted else None
+
+
 def _seed(estimator: Any, seed: int) -> None:
     """Give every unset ``random_state`` (nested ones too) the split's seed, so runs repeat exactly."""
-    unset = {k: seed for k, v in estimator.get_params(deep=True).items()
-             if (k == "random_state" or k.endswith("__random_state")) and v is None}
+    unset = {k: seed for k, v in seed_params(estimator).items() if v is None}
     if unset:
         estimator.set_params(**unset)
 

@@ -11,15 +11,18 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlship.files import atomic_write_json
 from mlship.git import head_commit, is_dirty
 from mlship.metrics import CATALOGUE
 from mlship.spec import Spec
 from mlship.train.cache import (LINEAGE_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, PROFILE_FILE,
-                               TRAIN_DIGESTS_FILE, Cache, CacheEntry)
+                               REPLICAS_FILE, TRAIN_DIGESTS_FILE, Cache, CacheEntry)
 from mlship.train.fingerprint import Fingerprint, fingerprint
+
+if TYPE_CHECKING:
+    from mlship.train.data import Dataset
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class Trained:
     performance: dict[str, float]
     warnings: list[str] = field(default_factory=list)
     entry: Path | None = None
+    #: Each metric on the held-out rows for every training seed, the model's own first
+    #: (``evaluation.seeds``; empty when it was trained once).
+    seed_metrics: dict[str, list[float]] = field(default_factory=dict)
 
 
 def train(spec: Spec, cache_dir: Path, use_cache: bool = True) -> Trained:
@@ -61,6 +67,7 @@ def train(spec: Spec, cache_dir: Path, use_cache: bool = True) -> Trained:
         performance=document["performance"],
         warnings=lineage.get("warnings", []),
         entry=entry.path,
+        seed_metrics=document.get("seed_metrics", {}),
     )
 
 
@@ -79,6 +86,7 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
     loaded = time.perf_counter()
     trained = fit(spec, estimator, dataset)
     scores = evaluate(spec, trained.model, dataset)
+    replicas, seed_metrics, seed_warnings = _seed_replicas(spec, estimator, dataset, scores.metrics)
     evaluated = time.perf_counter()
 
     with cache.new_entry(fp.value) as staging:
@@ -86,6 +94,9 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
             cloudpickle.register_pickle_by_value(entrypoint_module)
         with open(staging / MODEL_FILE, "wb") as stream:
             cloudpickle.dump(trained.model, stream)
+        if replicas:
+            with open(staging / REPLICAS_FILE, "wb") as stream:
+                cloudpickle.dump(replicas, stream)
         scores.predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
         np.save(staging / TRAIN_DIGESTS_FILE, dataset.train_digests, allow_pickle=False)
         atomic_write_json(staging / METRICS_FILE, {
@@ -99,6 +110,7 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
             "classes": _plain(dataset.classes),
             "positive_class": _plain(dataset.positive_class),
             "rows": {"train": len(dataset.X_train), "test": len(dataset.X_test)},
+            "seed_metrics": seed_metrics,
             "performance": {
                 "fit_seconds": trained.fit_seconds,
                 "predict_seconds_per_row": scores.predict_seconds_per_row,
@@ -124,12 +136,35 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
                 "evaluate_seconds": evaluated - loaded - trained.fit_seconds,
                 "total_seconds": time.perf_counter() - started,
             },
-            "warnings": dataset.warnings + trained.warnings,
+            "warnings": dataset.warnings + trained.warnings + seed_warnings,
         })
         save_profile(staging / PROFILE_FILE, build_profile(spec, dataset, scores.predictions))
     entry = cache.get(fp.value)
     assert entry is not None, "the entry was just installed"
     return entry
+
+
+def _seed_replicas(spec: Spec, estimator: Any, dataset: Dataset,
+                   metrics: dict[str, float]) -> tuple[list[Any], dict[str, list[float]], list[str]]:
+    """With ``evaluation.seeds: N``, the model trained N − 1 more times with shifted seeds: the fitted
+    replicas, every metric per seed (the model's own first), and a warning when seeds cannot vary."""
+    from mlship.train.evaluation import evaluate
+    from mlship.train.fit import fit, reseeded
+
+    count = spec.config.evaluation.seeds
+    if count == 1:
+        return [], {}, []
+    replicas, per_seed = [], {name: [value] for name, value in metrics.items()}
+    for shift in range(1, count):
+        copy = reseeded(estimator, shift)
+        if copy is None:
+            return [], {}, [f"evaluation.seeds: {count} has no effect: {type(estimator).__name__} takes no "
+                            "integer random_state, so every seed trains the same model"]
+        replica = fit(spec, copy, dataset, shift).model
+        replicas.append(replica)
+        for name, value in evaluate(spec, replica, dataset).metrics.items():
+            per_seed.setdefault(name, []).append(value)
+    return replicas, {name: values for name, values in per_seed.items() if len(values) == count}, []
 
 
 def _plain(value: Any) -> Any:
