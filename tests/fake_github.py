@@ -601,6 +601,8 @@ class FakeGitHub:
         self.git_remote: Path | None = None
         self.actions_may_create_pull_requests = True
         self.push_access = True
+        #: login -> base role ("admin", "write", "read") on every repository; anyone else is not a collaborator.
+        self.collaborators: dict[str, str] = {}
 
         self.requests: list[RecordedRequest] = []
         self.violations: list[Violation] = []
@@ -633,6 +635,7 @@ class FakeGitHub:
         self._routes = [
             Route("GET", "/user", self._get_user),
             Route("GET", "/repos/{owner}/{repo}/pulls/{pull_number:int}", self._get_pull_request),
+            Route("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission", self._get_permission),
             Route("POST", "/repos/{owner}/{repo}/pulls", self._create_pull_request),
             Route("GET", "/repos/{owner}/{repo}/issues", self._list_issues),
             Route("POST", "/repos/{owner}/{repo}/issues", self._create_issue),
@@ -1398,6 +1401,17 @@ class FakeGitHub:
         if self.token_kind == "actions":  # an installation token has no user
             return self._error(403, NOT_ACCESSIBLE, request.operation)
         return self._reply(200, self._private_user_json(self.actor))
+
+    def _get_permission(self, request: RecordedRequest, owner: str, repo: str, username: str) -> FakeResponse:
+        """A collaborator's base role (maintain reads as write, triage as read); 404 for anyone else."""
+        role = self.collaborators.get(username)
+        if role is None:
+            return self._not_found(request)
+        flags = {"pull": True, "triage": role != "read" or None, "push": role in ("write", "admin"),
+                 "maintain": role in ("write", "admin"), "admin": role == "admin"}
+        user = {**self._user_json(self.account(username)), "role_name": role,
+                "permissions": {k: bool(v) for k, v in flags.items()}}
+        return self._reply(200, {"permission": role, "role_name": role, "user": user})
 
     def _get_pull_request(self, request: RecordedRequest, owner: str, repo: str, pull_number: int) -> FakeResponse:
         found = self.issues.get((f"{owner}/{repo}".lower(), pull_number))

@@ -19,6 +19,7 @@ from mlship.train import trainer
 
 if TYPE_CHECKING:
     from mlship.github.actions import RunContext
+    from mlship.review.acceptance import Acceptance
     from mlship.review.pr import Publication
     from mlship.review.result import PrResult
 
@@ -61,12 +62,21 @@ def train(model: str, project: Project | None = None, use_cache: bool = True) ->
 
 
 def pr(project: Project | None = None, base: str | None = None, out: Path | None = None,
-       run_url: str | None = None, only: Sequence[str] = ()) -> "PrResult":
+       run_url: str | None = None, only: Sequence[str] = (),
+       acceptances: Sequence["Acceptance"] = ()) -> "PrResult":
     """The PR flow: compare every touched model (or those in ``only``) with its baseline, write the
     ledger and the comment (see :func:`mlship.review.pr.run`)."""
     from mlship.review import pr as flow
 
-    return flow.run(project or Project.find(), base, out, run_url, only)
+    return flow.run(project or Project.find(), base, out, run_url, only, acceptances)
+
+
+def acceptances(context: "RunContext", token: str) -> list["Acceptance"]:
+    """The maintainers' ``/mlship accept`` commands on the run's pull request (see :mod:`mlship.review.acceptance`)."""
+    from mlship.github.client import GitHub
+    from mlship.review.acceptance import read_acceptances
+
+    return read_acceptances(GitHub(token), context.repository, context.pr_number)
 
 
 def check_publishable(context: "RunContext", token: str | None, handoff_only: bool = False) -> None:

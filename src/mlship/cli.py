@@ -174,8 +174,9 @@ def pr(ctx: click.Context, base: str | None, dry_run: bool, as_json: bool, out: 
     checked, reports/<name>/ is written for committing, and the comment is posted (one
     sticky comment) with the verdict as a check run or commit status. On a fork PR,
     whose token is read-only, the comment goes to the hand-off folder instead. The
-    token comes from $GITHUB_TOKEN. Exits 1 when a gate fails, 2 when a model cannot be
-    evaluated or the result cannot be posted.
+    token comes from $GITHUB_TOKEN. A model that failed passes when someone with write
+    access commented "/mlship accept MODEL@FINGERPRINT: why" on the pull request. Exits
+    1 when a gate fails, 2 when a model cannot be evaluated or the result cannot be posted.
 
     Example: mlship pr --base main --dry-run
     """
@@ -185,9 +186,12 @@ def pr(ctx: click.Context, base: str | None, dry_run: bool, as_json: bool, out: 
     project = _project(ctx)
     context = RunContext.from_env().overridden(repository=repo, pr_number=pr_number, head_sha=sha)
     token = os.environ.get("GITHUB_TOKEN")
+    accepted = []
     if not dry_run:
         api.check_publishable(context, token, handoff_only=handoff is not None)
-    result = api.pr(project, base, out, run_url=context.run_url, only=models)
+        if token:
+            accepted = api.acceptances(context, token)
+    result = api.pr(project, base, out, run_url=context.run_url, only=models, acceptances=accepted)
     write_step_summary(result.comment)
     outputs = {"passed": str(result.passed).lower(), "fork": str(context.is_fork).lower(),
                "models": json.dumps([c.name for c in result.comparisons] + list(result.errors)),

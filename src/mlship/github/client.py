@@ -183,6 +183,18 @@ class GitHub:
     def pull_request(self, repo: str, number: int) -> dict[str, Any]:
         return self.request("GET", f"/repos/{repo}/pulls/{number}", permission="pull-requests: read").json()
 
+    def permission(self, repo: str, login: str) -> str:
+        """``login``'s base role on the repository: "admin", "write" (maintainers too), "read" or "none"
+        (also for anyone who is not a collaborator, whom GitHub answers with 404)."""
+        try:
+            answer = self.request("GET", f"/repos/{repo}/collaborators/{quote(login, safe='')}/permission",
+                                  permission="metadata: read").json()
+        except GitHubError as error:
+            if error.status == 404:
+                return "none"
+            raise
+        return str(answer.get("permission", "none"))
+
     def login(self) -> str | None:
         """The token's own login, or None where the token may not ask (a workflow's GITHUB_TOKEN)."""
         try:

@@ -24,6 +24,7 @@ import pandas as pd
 from mlship.errors import MlshipError
 from mlship.git import head_commit, is_dirty
 from mlship.project import Project
+from mlship.review.acceptance import Acceptance
 from mlship.review.bootstrap import (Delta, Predictions, Sample, paired_bootstrap, unpaired_bootstrap,
                                     with_seed_variation)
 from mlship.review.gates import ChangeTest, GateResult, SliceResult, check_absolute, check_changes
@@ -84,16 +85,25 @@ class Comparison:
     seeded: bool = False
     #: Pairs of training seeds whose variation the intervals include (``evaluation.seeds``); 1 when none.
     seeds: int = 1
+    #: A maintainer's acceptance of this model's failed gates (see :mod:`mlship.review.acceptance`).
+    accepted: Acceptance | None = None
+
+    @property
+    def gates_passed(self) -> bool:
+        return all(gate.passed for gate in self.gates)
 
     @property
     def passed(self) -> bool:
-        return all(gate.passed for gate in self.gates)
+        """The verdict: every gate passed, or a maintainer accepted the failures."""
+        return self.gates_passed or self.accepted is not None
 
     def to_dict(self) -> dict[str, Any]:
         """The machine-readable result documented in the README."""
         return {
             "name": self.name,
             "passed": self.passed,
+            "gates_passed": self.gates_passed,
+            "accepted": self.accepted.to_dict() if self.accepted else None,
             "new_model": self.new_model,
             "paired": self.paired,
             "note": self.note,

@@ -76,6 +76,8 @@ def ledger_document(c: "Comparison") -> dict[str, Any]:
         "fingerprint": c.candidate.fingerprint,
         "fingerprint_parts": lineage["fingerprint_parts"],
         "passed": c.passed,
+        "gates_passed": c.gates_passed,
+        "accepted": c.accepted.to_dict() if c.accepted else None,
         "task": c.spec.task,
         "primary_metric": c.spec.primary_metric,
         "metrics": c.candidate.metrics,

@@ -4,7 +4,7 @@ comment, then post them (or hand them off to a trusted workflow for a fork PR)."
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -14,14 +14,18 @@ from mlship.files import atomic_write_json, atomic_write_text
 from mlship.github.actions import RunContext
 from mlship.project import Project
 from mlship.review import ledger
+from mlship.review.acceptance import Acceptance, acceptance_for
 from mlship.review.changes import changed_models, default_base
 from mlship.review.report import MAX_COMMENT, render_comment, verdict_line
 from mlship.review.result import PrResult
 
 
 def run(project: Project, base: str | None = None, out: Path | None = None, run_url: str | None = None,
-        only: Sequence[str] = ()) -> PrResult:
+        only: Sequence[str] = (), acceptances: Sequence[Acceptance] = ()) -> PrResult:
     """Compare every touched model (or those in ``only``) with its baseline, write the ledger and the comment.
+
+    A model that fails its gates passes as accepted when ``acceptances`` (read from the pull
+    request by :func:`mlship.review.acceptance.read_acceptances`) accept its fingerprint.
 
     Writes ``reports/<name>/metrics.json`` and ``model_card.md`` for each compared model, and the
     comment to ``pr-comment.md`` (plus ``pr-comment.full.md`` when the comment had to be shortened)
@@ -54,6 +58,9 @@ def run(project: Project, base: str | None = None, out: Path | None = None, run_
                     if isinstance(error, SpecError):
                         result.problems += error.problems
                     continue
+                if not comparison.gates_passed:
+                    comparison = replace(comparison, accepted=acceptance_for(acceptances, name,
+                                                                             comparison.candidate.fingerprint))
                 result.comparisons.append(comparison)
                 result.written += ledger.write(project, comparison)
     out = out or project.root / ledger.REPORTS_DIR

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlship import __version__
+from mlship.review.acceptance import command
 from mlship.templating import environment
 
 if TYPE_CHECKING:
@@ -49,12 +50,15 @@ def render_model_card(comparison: "Comparison", project_root: Path | None = None
 def verdict_line(result: "PrResult") -> tuple[str, str]:
     """The comment's headline and its icon, e.g. ("❌", "1 of 2 models failed")."""
     failed = [c.name for c in result.comparisons if not c.passed] + list(result.errors)
+    accepted = sum(1 for c in result.comparisons if c.accepted)
     count = len(result.comparisons) + len(result.errors)
     plural = "s" if count != 1 else ""
     if not count:
         return "✅", "no model is touched by this change"
     if failed:
         return "❌", f"{len(failed)} of {count} model{plural} failed"
+    if accepted:
+        return "✅", f"{count} model{plural} passed ({accepted} by a maintainer's acceptance of failed gates)"
     return "✅", f"{count} model{plural} passed"
 
 
@@ -115,8 +119,10 @@ def _model_view(c: "Comparison") -> dict[str, Any]:
     gates = sorted(c.gates, key=lambda g: g.passed)
     return {
         "name": c.name,
-        "icon": "✅" if c.passed else "❌",
-        "headline": _headline(c, primary),
+        "icon": "☑️" if c.accepted else "✅" if c.passed else "❌",
+        "headline": _headline(c, primary) + (f"; failed gates accepted by @{c.accepted.by}" if c.accepted else ""),
+        "accepted": c.accepted,
+        "accept_command": "" if c.passed else command(c.name, c.candidate.fingerprint),
         "note": c.note,
         "rows": rows,
         "compared_rows": _compared_rows(c),
@@ -238,6 +244,7 @@ def _card_context(c: "Comparison") -> dict[str, Any]:
         "gates": [{"icon": "✅" if g.passed else "❌", "metric": g.metric, "rule": g.rule, "message": g.message}
                   for g in c.gates],
         "passed": c.passed,
+        "accepted": c.accepted,
         "baseline": c.baseline,
         "note": c.note,
         "compared_rows": _compared_rows(c),

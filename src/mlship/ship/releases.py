@@ -304,12 +304,22 @@ def _fields(project: Project, name: str, made: "Package", digest: str) -> dict[s
     primary = document.get("primary_metric")
     ordered = [primary] if primary in metrics else []
     ordered += [metric for metric in metrics if metric != primary]
-    return {
+    fields = {
         "fingerprint": made.fingerprint,
         "metrics": " ".join(f"{metric}={metrics[metric]:.6g}" for metric in ordered),
         "bento": made.bento_tag,
         "bento-sha256": digest,
     }
+    accepted = document.get("accepted")
+    if isinstance(accepted, dict):  # failed gates a maintainer accepted: who, and where they said why
+        fields["accepted-by"] = _one_line(accepted.get("by"))
+        fields["accepted-in"] = _one_line(accepted.get("url"))
+    return fields
+
+
+def _one_line(value: object) -> str:
+    """A ledger value fit for a ``key: value`` line of a tag message."""
+    return " ".join(str(value or "").split())[:200]
 
 
 def _artifacts(project: Project, event: Event, archive: Path, digest: str, scratch: Path) -> dict[str, Path]:
@@ -379,8 +389,11 @@ def _no_archive(version: Event, missing: list[str]) -> str:
 def _release_notes(version: Event, sums: str) -> str:
     metrics = "\n".join(f"| {name} | {value:.4f} |" for name, value in version.metrics.items())
     files = "\n".join(f"- `{name}` (SHA-256 `{value}`)" for name, value in _listed(sums).items())
+    accepted = version.fields.get("accepted-by")
+    accepted_line = (f"⚠️ This version failed its gates; @{accepted} accepted it in {version.fields.get('accepted-in')} "
+                     f"(the reason is in `{ledger.METRICS}` and `{ledger.CARD}`).\n\n") if accepted else ""
     return (f"{version.model} {version.version}, registered by the git tag `{version.tag}` at {version.commit}.\n\n"
-            f"Fingerprint `{version.fingerprint}`, bento `{version.fields.get('bento')}`.\n\n"
+            f"Fingerprint `{version.fingerprint}`, bento `{version.fields.get('bento')}`.\n\n{accepted_line}"
             f"| metric | value |\n|---|---|\n{metrics}\n\n"
             f"Assets (check them with `sha256sum -c {SUMS}`):\n{files}\n")
 
