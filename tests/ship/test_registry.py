@@ -593,3 +593,22 @@ def test_gtos_unassignments_and_deregistrations_are_read_as_gto_reads_them(tagge
     history = ok(mlship(tagged.root, "history", "churn")).stdout
     assert re.search(r"unassigned +prod ✕ v0\.1\.1 +churn#prod!#3", history)
     assert re.search(r"deregistered +v0\.1\.0 +churn@v0\.1\.0!", history)
+
+
+def test_a_version_whose_failed_gates_a_maintainer_accepted_says_who_in_its_tag_and_release(project, origin,
+                                                                                            github_env):
+    root = project.root
+    ledger_file = root / "reports/churn/metrics.json"
+    ledger = json.loads(ledger_file.read_text())
+    url = f"https://github.com/{github_env.repository}/pull/7#issuecomment-2200000001"
+    ledger.update(passed=True, gates_passed=False, accepted={
+        "model": "churn", "fingerprint": ledger["fingerprint"][:12], "by": "alice", "why": "known trade-off",
+        "url": url, "at": "2026-12-07T10:00:00Z"})
+    ledger_file.write_text(json.dumps(ledger))
+    commit_all(root, "the ledger as the accepted pull request left it")
+
+    released(mlship(root, "release", "churn", "--backend", "github", "--json"))
+
+    assert message(root, "churn@v0.1.0").splitlines()[-2:] == ["accepted-by: alice", f"accepted-in: {url}"]
+    (made,) = github_env.releases.values()
+    assert f"@alice accepted it in {url}" in made.body
