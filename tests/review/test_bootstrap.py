@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
-from mlship.review.bootstrap import Predictions, Resampler, Sample, paired_bootstrap, score, unpaired_bootstrap
+from mlship.review.bootstrap import (Delta, Predictions, Resampler, Sample, paired_bootstrap, score,
+                                    unpaired_bootstrap, with_seed_variation)
+from mlship.review.significance import normal_p
 
 CLASSIFICATION = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"]
 
@@ -215,3 +219,35 @@ def test_the_unpaired_comparison_is_candidate_minus_baseline_with_independent_dr
     small = unpaired_bootstrap(["rmse"], Sample(y[:100], Predictions(good.y_pred[:100])), Sample(y, bad),
                                resamples=300)["rmse"]
     assert small.se > forward.se, "each side is resampled at its own size"
+
+
+# --- seed variation (evaluation.seeds) ---
+
+
+def seeded_delta(value: float, se: float, **extra) -> Delta:
+    return Delta(value, value - 1.96 * se, value + 1.96 * se, False, "unchanged", se, normal_p(value, se), **extra)
+
+
+def test_seed_variation_adds_its_variance_and_uses_welch_satterthwaite_degrees_of_freedom():
+    seed_deltas = [-0.02, 0.01, -0.005, 0.015]
+    varied = with_seed_variation("roc_auc", seeded_delta(-0.02, 0.01), seed_deltas, 0.95)
+
+    seed_variance = np.var(seed_deltas, ddof=1)
+    se = math.sqrt(0.01 ** 2 + seed_variance)
+    df = (0.01 ** 2 + seed_variance) ** 2 * 3 / seed_variance ** 2
+    assert varied.se == pytest.approx(se) and varied.df == pytest.approx(df) and varied.seeds == 4
+    assert varied.seed_sd == pytest.approx(math.sqrt(seed_variance))
+    assert varied.ci_low == pytest.approx(-0.02 - stats.t.ppf(0.975, df) * se)
+    assert varied.p_value == pytest.approx(2 * stats.t.sf(0.02 / se, df))
+    assert varied.delta == -0.02
+
+
+def test_seeds_that_do_not_move_the_delta_keep_the_exact_accuracy_test():
+    exact = seeded_delta(-0.01, 0.005, discordant=(1, 5, 500))
+    kept = with_seed_variation("accuracy", exact, [-0.01, -0.01, -0.01], 0.95)
+    assert kept.discordant == (1, 5, 500) and kept.se == exact.se and kept.seeds == 3 and kept.seed_sd == 0
+
+
+def test_an_undefined_seed_delta_leaves_the_delta_as_the_bootstrap_gave_it():
+    original = seeded_delta(-0.01, 0.005)
+    assert with_seed_variation("roc_auc", original, [-0.01, math.nan, 0.0], 0.95) == original

@@ -15,11 +15,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mlship.review.bootstrap import Delta, with_seed_variation
-from mlship.review.significance import drop_beyond_p, normal_p, seed_df
 from mlship.train.cache import REPLICAS_FILE, Cache
 from conftest import ProjectFactory
-from repo_helpers import branch_off, commit_all, edit
+from repo_helpers import branch_off, commit_all
 
 
 def forest(random_state: int, seeds: int | None) -> str:
@@ -121,42 +119,3 @@ def test_one_seed_spelled_out_keeps_the_fingerprint_of_a_spec_without_the_settin
     prints = {name: json.loads(run_cli("train", name, "--json").stdout)[0]["fingerprint"]
               for name in ("plain", "spelled", "seeded")}
     assert prints["plain"] == prints["spelled"] != prints["seeded"]
-
-
-# --- the statistics -----------------------------------------------------------------
-
-
-def delta(value: float, se: float, **extra) -> Delta:
-    return Delta(value, value - 1.96 * se, value + 1.96 * se, False, "unchanged", se, normal_p(value, se), **extra)
-
-
-def test_seed_variation_adds_its_variance_and_uses_welch_satterthwaite_degrees_of_freedom():
-    seed_deltas = [-0.02, 0.01, -0.005, 0.015]
-    varied = with_seed_variation("roc_auc", delta(-0.02, 0.01), seed_deltas, 0.95)
-
-    seed_variance = np.var(seed_deltas, ddof=1)
-    se = math.sqrt(0.01 ** 2 + seed_variance)
-    df = (0.01 ** 2 + seed_variance) ** 2 * 3 / seed_variance ** 2
-    assert varied.se == pytest.approx(se) and varied.df == pytest.approx(df) and varied.seeds == 4
-    assert varied.seed_sd == pytest.approx(math.sqrt(seed_variance))
-    assert varied.ci_low == pytest.approx(-0.02 - stats.t.ppf(0.975, df) * se)
-    assert varied.p_value == pytest.approx(2 * stats.t.sf(0.02 / se, df))
-    assert varied.delta == -0.02
-
-
-def test_seeds_that_do_not_move_the_delta_keep_the_exact_accuracy_test():
-    exact = delta(-0.01, 0.005, discordant=(1, 5, 500))
-    kept = with_seed_variation("accuracy", exact, [-0.01, -0.01, -0.01], 0.95)
-    assert kept.discordant == (1, 5, 500) and kept.se == exact.se and kept.seeds == 3 and kept.seed_sd == 0
-
-
-def test_an_undefined_seed_delta_leaves_the_delta_as_the_bootstrap_gave_it():
-    original = delta(-0.01, 0.005)
-    assert with_seed_variation("roc_auc", original, [-0.01, math.nan, 0.0], 0.95) == original
-
-
-def test_the_bound_test_uses_students_t_with_few_degrees_of_freedom():
-    assert drop_beyond_p(0.03, 0.01, 0.0, 3.0) == pytest.approx(stats.t.sf(3.0, 3.0))
-    assert drop_beyond_p(0.03, 0.01, 0.0, 3.0) > drop_beyond_p(0.03, 0.01, 0.0)  # heavier tails: less evidence
-    assert seed_df(1.0, 0.0, 5) == math.inf and seed_df(1.0, 1.0, 1) == math.inf
-    assert seed_df(0.0, 2.0, 5) == pytest.approx(4.0)  # all of the error from the seeds: n − 1

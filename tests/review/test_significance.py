@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from mlship.review.bootstrap import Predictions, paired_bootstrap
-from mlship.review.significance import accuracy_drop_beyond_p, drop_beyond_p, holm, mcnemar_p, normal_p
+from mlship.review.significance import accuracy_drop_beyond_p, drop_beyond_p, holm, mcnemar_p, normal_p, seed_df
 
 
 def test_holm_adjusts_a_known_example_step_down():
@@ -70,19 +70,29 @@ def test_the_accuracy_bound_test_is_mcnemars_one_sided_test_at_a_zero_bound():
 
 @pytest.mark.parametrize("discordant", [4, 10, 25, 50])
 def test_the_exact_accuracy_test_keeps_false_alarms_at_most_nominal_for_few_discordant_rows(discordant):
-    """Equally good versions: each discordant row goes either way with probability ½."""
-    rng = np.random.default_rng(discordant)
-    lost = rng.binomial(discordant, 0.5, size=20_000)
-    rate = np.mean([mcnemar_p(discordant - k, k) < 0.05 for k in lost])
-    assert rate <= 0.05
+    """Equally good versions: each discordant row goes either way with probability ½, so the false-alarm
+    rate is exactly the binomial probability of the counts the test rejects."""
+    rate = sum(stats.binom.pmf(k, discordant, 0.5) for k in range(discordant + 1)
+               if mcnemar_p(discordant - k, k) < 0.05)
+    assert 0 < rate <= 0.05 if discordant >= 10 else rate == 0  # 4 rows cannot show anything at 5%
 
 
 def test_a_true_accuracy_drop_at_the_bound_fails_at_most_at_the_stated_rate():
     """Rows: the baseline alone right with p 0.06, the candidate alone right with p 0.04: a true drop of 0.02."""
     rng = np.random.default_rng(7)
-    rows, failures, experiments = 1000, 0, 4000
-    for _ in range(experiments):
-        kinds = rng.choice(3, size=rows, p=[0.06, 0.04, 0.90])
-        failures += accuracy_drop_beyond_p(int(np.sum(kinds == 1)), int(np.sum(kinds == 0)), rows, 0.02) < 0.05
-    rate = failures / experiments
+    rows, experiments = 1000, 4000
+    counts = rng.multinomial(rows, [0.06, 0.04, 0.90], size=experiments)
+    judged: dict[tuple[int, int], bool] = {}  # the same counts recur: test each pair once
+    for baseline_only, candidate_only, _ in counts.tolist():
+        if (candidate_only, baseline_only) not in judged:
+            judged[candidate_only, baseline_only] = accuracy_drop_beyond_p(candidate_only, baseline_only, rows,
+                                                                          0.02) < 0.05
+    rate = np.mean([judged[c, b] for b, c, _ in counts.tolist()])
     assert rate <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / experiments)
+
+
+def test_the_bound_test_uses_students_t_with_few_degrees_of_freedom():
+    assert drop_beyond_p(0.03, 0.01, 0.0, 3.0) == pytest.approx(stats.t.sf(3.0, 3.0))
+    assert drop_beyond_p(0.03, 0.01, 0.0, 3.0) > drop_beyond_p(0.03, 0.01, 0.0)  # heavier tails: less evidence
+    assert seed_df(1.0, 0.0, 5) == math.inf and seed_df(1.0, 1.0, 1) == math.inf
+    assert seed_df(0.0, 2.0, 5) == pytest.approx(4.0)  # all of the error from the seeds: n − 1

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from sklearn.metrics import get_scorer
 
 from mlship.metrics import CATALOGUE
-from mlship.review.bootstrap import CONFUSION_METRICS, Delta, Predictions, Resampler, Sample, paired_bootstrap, unpaired_bootstrap
+from mlship.review.bootstrap import (CONFUSION_METRICS, Delta, Predictions, Resampler, Sample, paired_bootstrap,
+                                    unpaired_bootstrap)
 from mlship.review.gates import check_absolute, check_changes
 from mlship.review.significance import drop_beyond_p, holm, quantile
 from mlship.spec import Gate

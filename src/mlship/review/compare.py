@@ -389,7 +389,9 @@ def _slice_labels(column: pd.Series, by: SliceBy) -> tuple[pd.Series, list[str]]
     numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
     if numeric and (by.bins or present.nunique() > MAX_SLICE_VALUES):
         bins = pd.qcut(present, by.bins or DEFAULT_BINS, duplicates="drop")
-        names = {interval: f"{interval.left:.4g} to {interval.right:.4g}" for interval in bins.cat.categories}
+        # pandas widens the first bin's left edge a little below the minimum; show the minimum.
+        lefts = [present.min(), *(interval.left for interval in bins.cat.categories[1:])]
+        names = {interval: f"{left:.4g} to {interval.right:.4g}" for left, interval in zip(lefts, bins.cat.categories)}
         labels, order = bins.map(names).astype(object), list(names.values())
     else:
         values = sorted(present.unique(), key=lambda v: (not numeric, v if numeric else str(v)))
