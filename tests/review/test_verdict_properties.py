@@ -84,16 +84,16 @@ def test_swapping_candidate_and_baseline_negates_every_paired_delta_and_flips_it
 
 @FAST
 @given(two_regressors())
-def test_swapping_the_versions_negates_the_unpaired_point_delta_and_keeps_its_spread(data):
+def test_swapping_the_versions_negates_the_unpaired_point_delta(data):
     y, a, b = data
     forward = unpaired_bootstrap(REGRESSION, Sample(y, a), Sample(y[::-1], Predictions(b.y_pred[::-1])),
                                  resamples=300, seed=5)
     backward = unpaired_bootstrap(REGRESSION, Sample(y[::-1], Predictions(b.y_pred[::-1])), Sample(y, a),
                                   resamples=300, seed=5)
     for name in REGRESSION:
+        # Each side draws from its own stream, so the spreads agree only in distribution: the point is exact.
         assert backward[name].delta == pytest.approx(-forward[name].delta, abs=1e-9), name
-        # Independent draws: each side's spread is the same whichever side it is on, up to Monte-Carlo noise.
-        assert backward[name].se == pytest.approx(forward[name].se, rel=0.35), name
+        assert forward[name].ci_low <= forward[name].delta <= forward[name].ci_high, name
 
 
 # --- the interval ----------------------------------------------------------------------------
