@@ -238,6 +238,8 @@ def test_seed_variation_adds_its_variance_and_uses_welch_satterthwaite_degrees_o
     assert varied.se == pytest.approx(se) and varied.df == pytest.approx(df) and varied.seeds == 4
     assert varied.seed_sd == pytest.approx(math.sqrt(seed_variance))
     assert varied.ci_low == pytest.approx(-0.02 - stats.t.ppf(0.975, df) * se)
+    assert varied.ci_high == pytest.approx(-0.02 + stats.t.ppf(0.975, df) * se)
+    assert not varied.significant and varied.verdict == "unchanged" and varied.discordant is None
     assert varied.p_value == pytest.approx(2 * stats.t.sf(0.02 / se, df))
     assert varied.delta == -0.02
 

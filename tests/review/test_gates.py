@@ -7,7 +7,7 @@ import math
 import pytest
 
 from mlship.review.bootstrap import Delta
-from mlship.review.gates import SliceResult, check_absolute, check_changes, drop_of
+from mlship.review.gates import GateResult, SliceResult, check_absolute, check_changes, drop_of
 from mlship.spec import Gate
 
 
@@ -132,3 +132,63 @@ def test_absolute_gates_fail_closed_on_a_metric_that_was_not_computed():
     results = check_absolute({"roc_auc": Gate(min=0.8)}, {}, {"roc_auc": "the estimator has no predict_proba"})
     assert [(g.passed, g.message) for g in results] == [
         (False, "roc_auc could not be computed (the estimator has no predict_proba), so its gate fails")]
+
+
+# --- every word of the verdict, pinned ---------------------------------------------------------
+
+
+def test_absolute_gates_check_both_bounds_of_every_metric_and_say_how_they_compare():
+    gates = {"rmse": Gate(min=1.0, max=3.0), "mae": Gate(max=2.0), "r2": Gate(min=0.5)}
+    assert check_absolute(gates, {"rmse": 3.5, "mae": 2.0, "r2": 0.4}, {}) == [
+        GateResult("rmse", "min 1", True, "rmse 3.5 >= min 1"),
+        GateResult("rmse", "max 3", False, "rmse 3.5 > max 3"),
+        GateResult("mae", "max 2", True, "mae 2 <= max 2"),
+        GateResult("r2", "min 0.5", False, "r2 0.4 < min 0.5"),
+    ]
+    assert [g.passed for g in check_absolute({"rmse": Gate(min=1.0, max=3.0)}, {"rmse": 0.5}, {})] == [False, True]
+
+
+def test_an_absolute_gate_on_a_metric_not_computed_fails_closed_with_the_reason():
+    gates = {"roc_auc": Gate(min=0.7, max=0.99), "f1": Gate(min=0.5)}
+    assert check_absolute(gates, {}, {"roc_auc": "the estimator has no predict_proba"}) == [
+        GateResult("roc_auc", "min 0.7", False,
+                   "roc_auc could not be computed (the estimator has no predict_proba), so its gate fails"),
+        GateResult("roc_auc", "max 0.99", False,
+                   "roc_auc could not be computed (the estimator has no predict_proba), so its gate fails"),
+        GateResult("f1", "min 0.5", False, "f1 could not be computed (not computed), so its gate fails"),
+    ]
+
+
+def test_a_change_gates_messages_give_the_drop_the_bound_and_the_evidence():
+    gates = {"roc_auc": Gate(max_drop=0.01), "rmse": Gate(max_relative_drop=0.05)}
+    deltas = {"roc_auc": Delta(-0.05, -0.0696, -0.0304, True, "worse", 0.01, 0.0),
+              "rmse": Delta(4.0, 2.04, 5.96, True, "worse", 1.0, 0.0)}
+    results, tests = check_changes(gates, deltas, {"roc_auc": 0.9, "rmse": 100.0}, [], True, 0.95)
+    auc_p, rmse_p = (t.adjusted_p for t in tests)
+    assert results == [
+        GateResult("roc_auc", "max_drop 0.01", False, f"roc_auc dropped by 0.05, significantly more than 0.01 "
+                   f"(adjusted p = {auc_p:.2g}, CI [-0.0696, -0.0304])", auc_p),
+        GateResult("rmse", "max_relative_drop 0.05", True, "rmse changed by +4, within max_relative_drop 5.00%", rmse_p),
+    ]
+    assert [(t.metric, t.rule, t.bound, t.where, t.failed) for t in tests] == [
+        ("roc_auc", "max_drop", 0.01, "", True), ("rmse", "max_relative_drop", 0.05, "", False)]
+    assert tests[1].drop == pytest.approx(0.04) and tests[0].drop == pytest.approx(0.05)
+
+
+def test_a_slice_gate_names_each_failing_slice_with_its_drop_and_adjusted_p():
+    gates = {"roc_auc": Gate(slice_max_drop=0.05)}
+    slices = [part("north", {"roc_auc": delta(-0.3, se=0.02)}), part("south", {"roc_auc": delta(0.01)}),
+              part("east", {"roc_auc": delta(-0.25, se=0.02)})]
+    (result,), tests = check_changes(gates, {}, {"roc_auc": 0.9}, slices, True, 0.95)
+    north, east = (t.adjusted_p for t in tests if t.where != "region=south")
+    assert result == GateResult(
+        "roc_auc", "slice_max_drop 0.05", False,
+        f"roc_auc dropped significantly by more than 0.05 in region=north (dropped by 0.3, adjusted p = {north:.2g}), "
+        f"region=east (dropped by 0.25, adjusted p = {east:.2g})", min(t.adjusted_p for t in tests))
+    (calm,), tests = check_changes(gates, {}, {"roc_auc": 0.9}, slices[1:2], True, 0.95)
+    assert calm == GateResult("roc_auc", "slice_max_drop 0.05", True,
+                              "no slice's roc_auc dropped significantly by more than 0.05 (1 slice judged)",
+                              tests[0].adjusted_p)
+    (none,), _ = check_changes(gates, {}, {"roc_auc": 0.9}, [], True, 0.95)
+    assert none == GateResult("roc_auc", "slice_max_drop 0.05", True,
+                              "no slice's roc_auc dropped significantly by more than 0.05 (0 slices judged)", None)

@@ -189,3 +189,67 @@ def test_the_data_diff_names_added_and_removed_columns_and_features():
     assert diff["rows"] == {"baseline": {"train": 10, "test": 5}, "candidate": {"train": 12, "test": 6}}
     assert compare._data_diff(None, new)["columns_added"] == [] and compare._data_diff(None, new)["rows"][
         "baseline"] is None
+
+
+def test_slices_with_seed_pairs_include_the_seed_variation_and_keep_both_versions_metrics():
+    y = np.concatenate([truth(60, 30), truth(60, 25)])
+    table = pd.DataFrame({"size": np.r_[np.full(60, 1.5), np.full(60, 2.0)]})
+    pairs = [(models(y, 10 + k), models(y, 20 + k, skill=0.2)) for k in range(3)]
+    found = compare._slices(spec(["size"], ["f1", "roc_auc"]), dataset(y, table), pairs, 0)
+    assert [(s.column, s.value, s.rows) for s in found] == [("size", "1.5", 60), ("size", "2", 60)]
+    for s, rows in zip(found, (slice(0, 60), slice(60, 120))):
+        part = [(compare._subset(c, np.r_[rows]), compare._subset(b, np.r_[rows])) for c, b in pairs]
+        per_pair = [compare._point_deltas(["f1"], y[rows], c, b, dataset(y[rows], table[rows]))["f1"]
+                    for c, b in part]
+        assert s.deltas["f1"].seeds == 3 and s.deltas["f1"].seed_sd == pytest.approx(np.std(per_pair, ddof=1))
+        assert s.baseline["f1"] == pytest.approx(s.candidate["f1"] - per_pair[0])
+
+
+def test_point_deltas_cover_the_metrics_both_versions_have():
+    y = truth(40, 20)
+    data = dataset(y, pd.DataFrame({"r": ["a"] * 40}))
+    with_proba, without = models(y, 1), Predictions(models(y, 2).y_pred)
+    found = compare._point_deltas(["accuracy", "roc_auc"], y, with_proba, without, data)
+    assert set(found) == {"accuracy"}
+    assert found["accuracy"] == pytest.approx(np.mean(with_proba.y_pred == y) - np.mean(without.y_pred == y))
+
+
+def test_two_seed_pairs_are_enough_to_add_seed_variation():
+    y = truth(100, 50)
+    data = dataset(y, pd.DataFrame({"r": ["a"] * 100}))
+    pairs = [(models(y, 1), models(y, 2)), (models(y, 3), models(y, 4))]
+    plain = paired_bootstrap(["roc_auc"], y, *pairs[0], CLASSES, "yes", 200, 0.95, 0)
+    varied = compare._with_seeds(plain, y, pairs, data, 0.95)["roc_auc"]
+    assert varied.seeds == 2 and varied.se > plain["roc_auc"].se
+    assert varied.ci_high - varied.delta == pytest.approx(varied.delta - varied.ci_low)
+
+
+def test_a_subset_keeps_the_rows_of_the_mask_with_or_without_probabilities():
+    regression = Predictions(np.array([1.0, 2.0, 3.0]))
+    kept = compare._subset(regression, np.array([True, False, True]))
+    assert kept.y_pred.tolist() == [1.0, 3.0] and kept.proba is None
+    proba = compare._subset(Predictions(np.array(["a", "b"]), np.array([[0.9, 0.1], [0.2, 0.8]])), np.array([0, 1]) == 1)
+    assert proba.proba.tolist() == [[0.2, 0.8]]
+
+
+def test_slice_values_are_named_and_ordered_whatever_the_column_holds():
+    assert compare._slice_labels(pd.Series([2.0, 0.5, 2.0]), SliceBy(column="f"))[1] == ["0.5", "2"]
+    assert compare._slice_labels(pd.Series([2_000_000, 1_000_000]), SliceBy(column="n"))[1] == ["1000000", "2000000"]
+    assert compare._slice_labels(pd.Series([True, False, True]), SliceBy(column="b", bins=2))[1] == ["False", "True"]
+    assert compare._slice_labels(pd.Series(["b", 1, "a"], dtype=object), SliceBy(column="m"))[1] == ["1", "a", "b"]
+    skewed = pd.Series([0.0] * 30 + [float(v) for v in range(1, 12)])  # quartile edges repeat: fewer bins
+    assert compare._slice_labels(skewed, SliceBy(column="s"))[1] == ["0 to 1", "1 to 11"]
+
+
+def test_the_baseline_digests_name_every_missing_column():
+    table = pd.DataFrame({"x": [1, 2]})
+    rows = compared_rows(table, np.zeros(2, np.uint64), np.array([], np.uint64), {"key": None, "columns": ["a", "b"]},
+                         np.array([], np.uint64))
+    assert rows.unknown == ("the rows the baseline trained on cannot be told apart: the data no longer has "
+                            "columns 'a', 'b', which identified its rows")
+    one = compared_rows(table, np.zeros(2, np.uint64), np.array([], np.uint64), {"key": None, "columns": ["x", "a"]},
+                        np.array([], np.uint64))
+    assert one.unknown.endswith("no longer has column 'a', which identified its rows")
+    whole = compared_rows(table, np.zeros(2, np.uint64), np.array([], np.uint64), {"key": None, "columns": ["x"]},
+                          np.array([], np.uint64))
+    assert whole.digests.tolist() == row_digests(table[["x"]], None).tolist() and whole.mask.all()

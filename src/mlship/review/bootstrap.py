@@ -189,7 +189,7 @@ def with_seed_variation(name: str, delta: Delta, seed_deltas: Sequence[float], c
     a few values, so intervals and tests use Student's t with Welch–Satterthwaite degrees of
     freedom. Where the seeds do not move the delta at all, the delta is kept as it is.
     """
-    values = np.asarray(seed_deltas, dtype=np.float64)
+    values = np.asarray(seed_deltas)
     if len(values) < 2 or not (np.all(np.isfinite(values)) and math.isfinite(delta.se)):
         return delta
     seed_variance = float(np.var(values, ddof=1))

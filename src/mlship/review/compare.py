@@ -374,7 +374,7 @@ def _slices(spec: Spec, dataset: Dataset, pairs: list[tuple[Predictions, Predict
             judged = [m for m in spec.metrics if m in cand and m in base and m not in unjudged]
             deltas = _with_seeds(paired_bootstrap(judged, y[mask], part_c, part_b, dataset.classes,
                                                   dataset.positive_class, settings.resamples, settings.confidence,
-                                                  seed), y[mask], parts, dataset, settings.confidence) if judged else {}
+                                                  seed), y[mask], parts, dataset, settings.confidence)
             results.append(SliceResult(by.column, value, int(mask.sum()), cand, base, deltas, unjudged))
     return results
 
@@ -394,7 +394,7 @@ def _slice_labels(column: pd.Series, by: SliceBy) -> tuple[pd.Series, list[str]]
         names = {interval: f"{left:.4g} to {interval.right:.4g}" for left, interval in zip(lefts, bins.cat.categories)}
         labels, order = bins.map(names).astype(object), list(names.values())
     else:
-        values = sorted(present.unique(), key=lambda v: (not numeric, v if numeric else str(v)))
+        values = sorted(present.unique(), key=None if numeric else str)
         names = {v: f"{v:g}" if numeric and isinstance(v, float) else str(v) for v in values}
         labels, order = present.map(names).astype(object), list(names.values())
     labels = labels.reindex(column.index)
@@ -413,7 +413,7 @@ def _why_unjudged(metric: str, y: np.ndarray, dataset: Dataset, evaluation: Eval
         if count < evaluation.min_slice_class_size:
             return (f"{count} rows of class {fewest!r}; {metric} needs {evaluation.min_slice_class_size} "
                     "of each class (min_slice_class_size)")
-    if metric == "r2" and np.ptp(y.astype(float)) == 0:
+    if metric == "r2" and np.unique(y).size == 1:
         return "the target is constant in this slice"
     return ""
 

@@ -1,0 +1,219 @@
+"""`compare_model` on a real git repository whose models are trained once for the module.
+
+The fixture commits five small models on ``main``, changes each on a branch the way real pull
+requests do (more held-out rows, a removed column, another target, a new model, a base that
+cannot be built), and trains every version once into the project's cache. Each test then
+compares one model, from the cache in well under a second, and pins what the comparison says:
+which rows, which path (paired, recorded predictions, unpaired, no baseline) and why. These are
+the comparison's tests the mutation run of the verdict core relies on; the journeys through the
+CLI are in test_pr.py.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn_repos import hermetic
+from mlship import git as gitlib
+from mlship.project import Project
+from mlship.review.compare import NEW_MODEL, Checkout, Comparison, compare_model
+from mlship.review.gates import judge_trained
+from mlship.review.rows import BASELINE_TRAINED
+from mlship.train.cache import CacheEntry
+from mlship.train.data import load_dataset
+from mlship.train.evaluation import score
+from mlship.train.trainer import train
+from repo_helpers import commit_all, git
+
+SPEC = """
+description: {name}
+task: classification
+data: {{path: data.csv, target: {target}, split: {{test_size: {test_size}, seed: 1, key: id}}}}
+model: {{estimator: sklearn.ensemble.RandomForestClassifier, params: {{n_estimators: 5, max_depth: 3}}}}
+evaluation:
+  metrics: [roc_auc, accuracy]
+  slices: [region]
+  bootstrap: {{resamples: 200}}
+  seeds: {seeds}
+gates:
+  roc_auc: {{min: 0.5, max_drop: 0.05, slice_max_drop: 0.3}}
+  accuracy: {{max_relative_drop: 0.1}}
+"""
+
+
+def table(rows: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    x1, x2 = rng.normal(size=rows), rng.normal(size=rows)
+    return pd.DataFrame({
+        "id": np.arange(rows), "x1": x1.round(4), "x2": x2.round(4), "region": rng.choice(["north", "south"], rows),
+        "y": np.where(x1 + 0.5 * x2 + rng.normal(0, 1, rows) > 0, "yes", "no"),
+        "y2": np.where(x2 - x1 + rng.normal(0, 1, rows) > 0, "yes", "no"),
+    })
+
+
+def write(root: Path, name: str, spec: str, data: pd.DataFrame | None = None) -> None:
+    folder = root / "models" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.yaml").write_text(textwrap.dedent(spec).lstrip())
+    if data is not None:
+        data.to_csv(folder / "data.csv", index=False)
+
+
+def spec(name: str, target: str = "y", test_size: float = 0.3, seeds: int = 2) -> str:
+    return SPEC.format(name=name, target=target, test_size=test_size, seeds=seeds)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Project, Checkout]]:
+    with pytest.MonkeyPatch.context() as patch:
+        hermetic(patch, tmp_path_factory.mktemp("home"))
+        root = tmp_path_factory.mktemp("flow") / "project"
+        root.mkdir()
+        data = table()
+        for name in ("grown", "renamed", "retarget"):
+            write(root, name, spec(name), data)
+        write(root, "broken", spec("broken").replace("RandomForestClassifier", "NoSuchForest"), data)
+        git(root, "init", "-q", "-b", "main")
+        base = commit_all(root, "main")
+        git(root, "checkout", "-qb", "feature")
+        write(root, "grown", spec("grown", test_size=0.35))  # rows the baseline trained on are now held out
+        write(root, "renamed", spec("renamed"), data.drop(columns=["x2"]))  # the baseline needs x2
+        write(root, "retarget", spec("retarget", target="y2"))
+        write(root, "broken", spec("broken"))
+        write(root, "fresh", spec("fresh"), data)
+        commit_all(root, "feature")
+        project = Project(root)
+        with gitlib.worktree(root, base) as checkout:
+            for name in ("grown", "renamed", "retarget", "fresh", "broken"):  # train every version once
+                compare_model(project, name, Checkout(base, checkout, root))
+            yield project, Checkout(base, checkout, root)
+
+
+def compared(repo: tuple[Project, Checkout], name: str) -> Comparison:
+    project, checkout = repo
+    return compare_model(project, name, checkout)
+
+
+def test_more_held_out_rows_are_compared_without_the_ones_the_baseline_trained_on(repo):
+    c = compared(repo, "grown")
+    project, checkout = repo
+    assert c.paired and c.baseline is not None and not c.new_model and c.note == ""
+    excluded = c.rows["excluded"][BASELINE_TRAINED]
+    held_out = len(load_dataset(project.spec("grown")).y_test)
+    assert excluded > 0 and c.rows["compared"] + excluded == c.rows["held_out"] == held_out
+    assert set(c.deltas) == {"roc_auc", "accuracy"} and all(d.seeds == 2 for d in c.deltas.values())
+    assert c.seeded and c.seeds == 2
+    assert c.baseline.commit == checkout.commit and c.candidate.commit == gitlib.head_commit(project.root)
+    assert c.candidate.dirty is False and c.candidate.cache_hit is True and c.baseline.cache_hit is True
+    # The metrics shown are both versions' on the compared rows, and Δ is their difference.
+    assert c.deltas["accuracy"].delta == pytest.approx(c.candidate.metrics["accuracy"] - c.baseline.metrics["accuracy"])
+    own = train(project.spec("grown"), project.cache_dir).metrics
+    assert c.candidate.metrics != own  # the full held-out set's metrics are not the compared rows'
+    assert [s.name for s in c.slices] == ["region=north", "region=south"]
+    assert sum(s.rows for s in c.slices) == c.rows["compared"]
+    assert {(t.metric, t.rule, t.where) for t in c.change_tests} == {
+        ("roc_auc", "max_drop", ""), ("accuracy", "max_relative_drop", ""),
+        ("roc_auc", "slice_max_drop", "region=north"), ("roc_auc", "slice_max_drop", "region=south")}
+    assert [g.rule for g in c.gates] == ["min 0.5", "max_drop 0.05", "slice_max_drop 0.3", "max_relative_drop 0.1"]
+    assert c.params_diff == [("data.split.test_size", 0.3, 0.35)]
+    before = load_dataset(load_baseline(repo, "grown"))
+    assert c.data_diff["rows"] == {"baseline": {"train": len(before.y_train), "test": len(before.y_test)},
+                                   "candidate": {"train": 400 - held_out, "test": held_out}}
+
+
+def test_the_comparison_as_json_has_every_documented_field(repo):
+    document = compared(repo, "grown").to_dict()
+    assert list(document) == ["name", "passed", "gates_passed", "accepted", "new_model", "paired", "note", "rows",
+                              "baseline", "candidate", "deltas", "gates", "slices", "change_tests", "params_diff",
+                              "data_diff"]
+    assert document["name"] == "grown" and document["accepted"] is None
+    assert document["passed"] == document["gates_passed"] == all(g["passed"] for g in document["gates"])
+    assert document["baseline"]["fingerprint"] != document["candidate"]["fingerprint"]
+    assert set(document["deltas"]["roc_auc"]) >= {"delta", "ci_low", "ci_high", "se", "p_value", "seeds", "seed_sd"}
+    (north, south) = document["slices"]
+    assert north["value"] == "north" and north["column"] == "region" and set(north["deltas"]) <= {"roc_auc",
+                                                                                                  "accuracy"}
+    tests = document["change_tests"]
+    assert {t["slice"] for t in tests} == {None, "region=north", "region=south"}
+    assert all(0 <= t["p_value"] <= t["adjusted_p"] <= 1 for t in tests)
+    assert document["params_diff"] == [{"key": "data.split.test_size", "baseline": 0.3, "candidate": 0.35}]
+
+
+def test_a_baseline_that_needs_a_removed_column_is_scored_by_its_recorded_predictions(repo):
+    c = compared(repo, "renamed")
+    project, _ = repo
+    assert c.paired and c.seeds == 1  # the baseline's replicas cannot predict the new data either
+    assert c.note == "the intervals leave out seed variation: the baseline needs columns the new data lacks (x2)"
+    recorded = CacheEntry(train(load_baseline(repo, "renamed"), project.cache_dir).entry).predictions()
+    # Every compared row is one the baseline held out, and its metrics are its recorded ones on those rows.
+    assert c.rows["compared"] == c.rows["held_out"] == len(recorded)
+    y = recorded["y_true"].to_numpy()
+    proba = recorded[["proba:no", "proba:yes"]].to_numpy()
+    expected, _ = score(["roc_auc"], y, recorded["y_pred"].to_numpy(), proba, ["no", "yes"], "yes")
+    assert c.baseline.metrics["roc_auc"] == pytest.approx(expected["roc_auc"])
+    assert c.data_diff["columns_removed"] == ["x2"] and c.data_diff["features_removed"] == ["x2"]
+
+
+def load_baseline(repo: tuple[Project, Checkout], name: str):
+    from mlship.spec import load_spec
+
+    project, checkout = repo
+    return load_spec(checkout.mirror(project.model_dir(name)))
+
+
+def test_another_target_is_compared_unpaired_each_on_its_own_rows(repo):
+    c = compared(repo, "retarget")
+    held_out = len(load_dataset(repo[0].spec("retarget")).y_test)
+    assert not c.paired and c.slices == [] and c.rows == {"compared": None, "held_out": held_out, "excluded": {}}
+    assert c.note == "not paired: the target changed; each version is scored on its own held-out rows"
+    assert c.baseline.metrics == train(load_baseline(repo, "retarget"), repo[0].cache_dir).metrics
+    assert set(c.deltas) == {"roc_auc", "accuracy"} and all(d.seeds == 1 for d in c.deltas.values())
+    assert not any(t.where for t in c.change_tests)
+    assert {g.rule: g.message for g in c.gates}["slice_max_drop 0.3"] == (
+        "not applied: no slice was compared with a baseline on the same rows")
+
+
+def test_a_new_model_gets_only_its_absolute_gates(repo):
+    c = compared(repo, "fresh")
+    assert c.new_model and c.baseline is None and c.note == NEW_MODEL and c.deltas == {} and not c.paired
+    assert [(g.rule, g.passed) for g in c.gates if not g.message.startswith("not applied")] == [("min 0.5", True)]
+    assert all(g.passed for g in c.gates) and c.passed
+    assert c.data_diff["rows"]["baseline"] is None and c.data_diff["columns_added"] == []
+    assert c.params_diff == [] and c.change_tests == []
+
+
+def test_a_baseline_that_cannot_be_built_says_why_with_paths_in_the_repository(repo):
+    c = compared(repo, "broken")
+    _, checkout = repo
+    assert c.baseline is None and not c.new_model
+    assert c.note.startswith("the baseline at the merge-base cannot be evaluated (models/broken/model.yaml:")
+    assert "NoSuchForest" in c.note and str(checkout.path) not in c.note
+    assert c.note.endswith("), so only absolute gates apply")
+
+
+def test_a_checkout_maps_paths_both_ways(repo):
+    project, checkout = repo
+    inside = checkout.mirror(project.root / "models" / "grown")
+    assert inside == checkout.path / "models" / "grown" and inside.is_dir()
+    assert checkout.unmirror(f"error in {inside / 'model.yaml'} and {checkout.path.resolve()}/x") == \
+        "error in models/grown/model.yaml and x"
+
+
+def test_a_trained_model_is_judged_by_its_absolute_gates_only(repo):
+    project, _ = repo
+    trained = train(project.spec("grown"), project.cache_dir)
+    judged = judge_trained(project.spec("grown"), trained)
+    assert [g.rule for g in judged.gates] == ["min 0.5"] and judged.passed
+    document = judged.to_dict()
+    assert document["fingerprint"] == trained.fingerprint and document["cache_hit"] is True
+    assert document["seed_metrics"]["roc_auc"][0] == trained.metrics["roc_auc"]
+    assert document["gates"] == [g.to_dict() for g in judged.gates]
+    assert document["cache_entry"] == str(trained.entry) and math.isfinite(document["metrics"]["accuracy"])
+    assert load_dataset(project.spec("grown")).test_table.shape[0] == document["rows"]["test"]
