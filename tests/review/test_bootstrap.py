@@ -253,3 +253,37 @@ def test_seeds_that_do_not_move_the_delta_keep_the_exact_accuracy_test():
 def test_an_undefined_seed_delta_leaves_the_delta_as_the_bootstrap_gave_it():
     original = seeded_delta(-0.01, 0.005)
     assert with_seed_variation("roc_auc", original, [-0.01, math.nan, 0.0], 0.95) == original
+
+
+# --- edges the mutation run found untested ---
+
+
+@pytest.mark.parametrize("scale", [0.01, 1000.0])
+def test_a_regressors_resample_scores_like_scikit_learn_on_the_drawn_rows_at_any_scale(scale):
+    rng = np.random.default_rng(31)
+    y = rng.normal(0.05, 0.02, 200) * scale  # a small spread: r2's denominator is far below 1
+    model = Predictions(y + rng.normal(0, 0.01 * scale, 200))
+    draws = Resampler(200, None, np.random.SeedSequence(8)).draw(3)
+    reference = {"rmse": lambda t, p: skm.root_mean_squared_error(t, p), "mae": skm.mean_absolute_error,
+                 "r2": skm.r2_score, "mape": skm.mean_absolute_percentage_error}
+    for index, rows in enumerate(draws.indices):
+        for name, metric in reference.items():
+            assert score(name, y, model, draws=draws)[index] == pytest.approx(metric(y[rows], model.y_pred[rows]),
+                                                                               rel=1e-9), name
+
+
+@pytest.mark.parametrize("value", [0.1, 1 / 3, 7e8 + 0.1])
+def test_r2_on_a_constant_target_whose_value_floats_cannot_hold_is_still_exactly_scikit_learns(value):
+    y = np.full(7, value)
+    draws = Resampler(7, None, np.random.SeedSequence(2)).draw(50)
+    assert np.all(score("r2", y, Predictions(y.copy()), draws=draws) == 1.0)
+    assert np.all(score("r2", y, Predictions(y + 1.0), draws=draws) == 0.0)
+
+
+def test_the_unpaired_bootstrap_repeats_exactly_with_its_seed_and_moves_with_another():
+    rng = np.random.default_rng(40)
+    y = rng.normal(0, 1, 80)
+    a, b = Sample(y, Predictions(y + rng.normal(0, 0.5, 80))), Sample(y, Predictions(y + rng.normal(0, 0.7, 80)))
+    first = unpaired_bootstrap(["rmse"], a, b, resamples=200, seed=3)
+    assert unpaired_bootstrap(["rmse"], a, b, resamples=200, seed=3) == first
+    assert unpaired_bootstrap(["rmse"], a, b, resamples=200, seed=4)["rmse"].se != first["rmse"].se
