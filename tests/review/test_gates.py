@@ -192,3 +192,40 @@ def test_a_slice_gate_names_each_failing_slice_with_its_drop_and_adjusted_p():
     (none,), _ = check_changes(gates, {}, {"roc_auc": 0.9}, [], True, 0.95)
     assert none == GateResult("roc_auc", "slice_max_drop 0.05", True,
                               "no slice's roc_auc dropped significantly by more than 0.05 (0 slices judged)", None)
+
+
+def test_change_gates_without_a_baseline_or_a_delta_say_so_in_full():
+    gates = {"roc_auc": Gate(max_drop=0.01, slice_max_drop=0.05)}
+    assert check_changes(gates, {}, None, [], False, 0.95) == ([
+        GateResult("roc_auc", "max_drop 0.01", True, "not applied: no baseline to compare roc_auc with"),
+        GateResult("roc_auc", "slice_max_drop 0.05", True,
+                   "not applied: no slice was compared with a baseline on the same rows"),
+    ], [])
+    results, tests = check_changes({"f1": Gate(max_relative_drop=0.1)}, {}, {"f1": 0.5}, [], True, 0.95)
+    assert results == [GateResult("f1", "max_relative_drop 0.1", False,
+                                  "f1 was not computed for both versions, so its change gate fails")] and tests == []
+
+
+def test_a_test_at_exactly_the_level_does_not_fail():
+    # A drop exactly at its bound has p = ½; at 50% confidence the level is ½ too, and p < level is false.
+    (result,), (test,) = check_changes({"roc_auc": Gate(max_drop=0.01)}, {"roc_auc": delta(-0.01)},
+                                       {"roc_auc": 0.9}, [], True, 0.5)
+    assert test.adjusted_p == 0.5 and test.where == "" and test.failed is False and result.passed
+
+
+def test_students_t_decides_when_the_delta_carries_degrees_of_freedom():
+    few = Delta(-0.03, -0.1, 0.04, False, "unchanged", 0.01, 0.5, None, 3, 0.02, 3.0)
+    (_,), (test,) = check_changes({"roc_auc": Gate(max_drop=0.0)}, {"roc_auc": few}, {"roc_auc": 0.9}, [], True, 0.95)
+    from scipy import stats
+
+    assert test.p_value == pytest.approx(stats.t.sf(3.0, 3.0))
+
+
+def test_a_relative_drop_against_a_zero_baseline_is_shown_as_infinite_or_none():
+    gates = {"rmse": Gate(max_relative_drop=0.1)}
+    (worse,), (test,) = check_changes(gates, {"rmse": delta(0.5, se=0.1)}, {"rmse": 0.0}, [], True, 0.95)
+    assert test.drop == math.inf and not worse.passed
+    (better,), (test,) = check_changes(gates, {"rmse": delta(-0.5, se=0.1)}, {"rmse": 0.0}, [], True, 0.95)
+    assert test.drop == 0.0 and better.passed
+    (same,), (test,) = check_changes(gates, {"rmse": delta(0.0, se=0.1)}, {"rmse": 0.0}, [], True, 0.95)
+    assert test.drop == 0.0 and same.passed

@@ -253,3 +253,12 @@ def test_the_baseline_digests_name_every_missing_column():
     whole = compared_rows(table, np.zeros(2, np.uint64), np.array([], np.uint64), {"key": None, "columns": ["x"]},
                           np.array([], np.uint64))
     assert whole.digests.tolist() == row_digests(table[["x"]], None).tolist() and whole.mask.all()
+
+
+def test_a_metric_a_seed_pair_cannot_score_leaves_the_delta_as_the_bootstrap_gave_it():
+    y = truth(100, 50)
+    data = dataset(y, pd.DataFrame({"r": ["a"] * 100}))
+    pairs = [(models(y, 1), models(y, 2)), (models(y, 3), Predictions(models(y, 4).y_pred))]  # no proba: no AUC
+    plain = paired_bootstrap(["roc_auc", "accuracy"], y, *pairs[0], CLASSES, "yes", 200, 0.95, 0)
+    varied = compare._with_seeds(plain, y, pairs, data, 0.95)
+    assert varied["roc_auc"] == plain["roc_auc"] and varied["accuracy"].seeds == 2
