@@ -11,7 +11,12 @@ CLI are in test_pr.py.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import math
+import os
+import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +26,7 @@ import pandas as pd
 import pytest
 
 from churn_repos import hermetic
+from conftest import REPO_ROOT
 from mlship import git as gitlib
 from mlship.project import Project
 from mlship.review.compare import NEW_MODEL, Checkout, Comparison, compare_model
@@ -70,30 +76,60 @@ def spec(name: str, target: str = "y", test_size: float = 0.3, seeds: int = 2) -
     return SPEC.format(name=name, target=target, test_size=test_size, seeds=seeds)
 
 
+def build(root: Path) -> str:
+    """Commit the five models on main, change them on ``feature``, check main out beside it, train every
+    version once; return main's commit."""
+    data = table()
+    for name in ("grown", "renamed", "retarget"):
+        write(root, name, spec(name), data)
+    write(root, "broken", spec("broken").replace("RandomForestClassifier", "NoSuchForest"), data)
+    git(root, "init", "-q", "-b", "main")
+    base = commit_all(root, "main")
+    git(root, "checkout", "-qb", "feature")
+    write(root, "grown", spec("grown", test_size=0.35))  # rows the baseline trained on are now held out
+    write(root, "renamed", spec("renamed"), data.drop(columns=["x2"]))  # the baseline needs x2
+    write(root, "retarget", spec("retarget", target="y2"))
+    write(root, "broken", spec("broken"))
+    write(root, "fresh", spec("fresh"), data)
+    commit_all(root, "feature")
+    git(root, "worktree", "add", "-q", "--detach", str(root.parent / "base"), base)
+    for name in ("grown", "renamed", "retarget", "fresh", "broken"):
+        compare_model(Project(root), name, Checkout(base, root.parent / "base", root))
+    return base
+
+
+def shared_repository() -> Path:
+    """The repository of :func:`build`, made once per version of mlship's training code and reused.
+
+    Tests only read it (every model comes from its cache), so concurrent sessions share it:
+    mutmut runs one test session per mutant, and training anew in each would take hours.
+    Made in a scratch folder and renamed into place, under a lock.
+    """
+    sources = sorted((REPO_ROOT / "src" / "mlship" / "train").glob("*.py")) + [REPO_ROOT / "src/mlship/spec.py",
+                                                                              Path(__file__)]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
+    final = REPO_ROOT / ".cache" / f"compare-flow-{digest}"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with open(final.parent / "compare-flow.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (final / "base.txt").is_file():
+            scratch = Path(tempfile.mkdtemp(prefix="compare-flow-", dir=final.parent))
+            (scratch / "project").mkdir()
+            base = build(scratch / "project")
+            (scratch / "base.txt").write_text(base)
+            shutil.rmtree(final, ignore_errors=True)  # a folder left half-made by a killed run
+            os.rename(scratch, final)
+            git(final / "project", "worktree", "repair", str(final / "base"))  # git records worktrees by path
+    return final
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Project, Checkout]]:
     with pytest.MonkeyPatch.context() as patch:
         hermetic(patch, tmp_path_factory.mktemp("home"))
-        root = tmp_path_factory.mktemp("flow") / "project"
-        root.mkdir()
-        data = table()
-        for name in ("grown", "renamed", "retarget"):
-            write(root, name, spec(name), data)
-        write(root, "broken", spec("broken").replace("RandomForestClassifier", "NoSuchForest"), data)
-        git(root, "init", "-q", "-b", "main")
-        base = commit_all(root, "main")
-        git(root, "checkout", "-qb", "feature")
-        write(root, "grown", spec("grown", test_size=0.35))  # rows the baseline trained on are now held out
-        write(root, "renamed", spec("renamed"), data.drop(columns=["x2"]))  # the baseline needs x2
-        write(root, "retarget", spec("retarget", target="y2"))
-        write(root, "broken", spec("broken"))
-        write(root, "fresh", spec("fresh"), data)
-        commit_all(root, "feature")
-        project = Project(root)
-        with gitlib.worktree(root, base) as checkout:
-            for name in ("grown", "renamed", "retarget", "fresh", "broken"):  # train every version once
-                compare_model(project, name, Checkout(base, checkout, root))
-            yield project, Checkout(base, checkout, root)
+        folder = shared_repository()
+        root = folder / "project"
+        yield Project(root), Checkout((folder / "base.txt").read_text(), folder / "base", root)
 
 
 def compared(repo: tuple[Project, Checkout], name: str) -> Comparison:

@@ -137,7 +137,9 @@ class Checkout:
 
     def unmirror(self, text: str) -> str:
         """``text`` with paths into the checkout written as paths in the repository."""
-        for prefix in {str(self.path), str(self.path.resolve())}:
+        # Error texts show paths as the user would type them: relative to the working directory when inside it.
+        prefixes = {str(self.path), str(self.path.resolve()), os.path.relpath(self.path)}
+        for prefix in sorted(prefixes, key=len, reverse=True):  # the longest first: one may end another
             text = text.replace(prefix + os.sep, "")
         return text
 
