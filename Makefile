@@ -28,7 +28,7 @@ bench: $(STAMP)
 # mutmut's forked workers otherwise fight over the two cores.
 mutation: $(STAMP)
 	rm -rf mutants
-	OMP_NUM_THREADS=1 $(BIN)/mutmut run --max-children 2
+	OMP_NUM_THREADS=1 MLSHIP_HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run --max-children 2
 	$(BIN)/mutmut export-cicd-stats
 	$(BIN)/python scripts/mutation_score.py
 

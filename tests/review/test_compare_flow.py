@@ -253,3 +253,45 @@ def test_a_trained_model_is_judged_by_its_absolute_gates_only(repo):
     assert document["gates"] == [g.to_dict() for g in judged.gates]
     assert document["cache_entry"] == str(trained.entry) and math.isfinite(document["metrics"]["accuracy"])
     assert load_dataset(project.spec("grown")).test_table.shape[0] == document["rows"]["test"]
+
+
+def test_the_json_of_a_comparison_and_of_a_training_is_the_documented_contract(repo):
+    from dataclasses import asdict, replace
+
+    from mlship.review.acceptance import Acceptance
+
+    c = compared(repo, "grown")
+    accepted = Acceptance("grown", c.candidate.fingerprint[:12], "alice", "known", "https://x/1", "2026-12-07")
+    document = replace(c, accepted=accepted).to_dict()
+    assert document["accepted"] == accepted.to_dict() and document["passed"] is True
+    assert document["rows"] == c.rows and document["note"] == c.note and document["paired"] is True
+    assert document["new_model"] is False and document["baseline"] == asdict(c.baseline)
+    assert document["candidate"] == asdict(c.candidate)
+    assert document["deltas"] == {name: d.to_dict() for name, d in c.deltas.items()}
+    assert document["gates"] == [g.to_dict() for g in c.gates]
+    assert document["slices"] == [{**asdict(s), "deltas": {n: d.to_dict() for n, d in s.deltas.items()}}
+                                  for s in c.slices]
+    assert document["change_tests"] == [
+        {"metric": t.metric, "rule": t.rule, "bound": t.bound, "slice": t.where or None, "drop": t.drop,
+         "p_value": t.p_value, "adjusted_p": t.adjusted_p, "failed": t.failed} for t in c.change_tests]
+    assert document["data_diff"] == c.data_diff
+
+    project, _ = repo
+    trained = train(project.spec("grown"), project.cache_dir)
+    judged = judge_trained(project.spec("grown"), trained)
+    assert judged.to_dict() == {
+        "name": "grown", "task": "classification", "passed": judged.passed, "fingerprint": trained.fingerprint,
+        "cache_hit": True, "primary_metric": "roc_auc", "metrics": trained.metrics, "unavailable": trained.unavailable,
+        "rows": trained.rows, "seed_metrics": trained.seed_metrics, "performance": trained.performance,
+        "gates": [g.to_dict() for g in judged.gates], "warnings": trained.warnings, "cache_entry": str(trained.entry)}
+
+
+def test_a_gated_metric_the_training_could_not_compute_fails_its_absolute_gate_with_the_reason(repo):
+    from dataclasses import replace
+
+    project, _ = repo
+    trained = train(project.spec("grown"), project.cache_dir)
+    missing = replace(trained, metrics={"accuracy": trained.metrics["accuracy"]},
+                      unavailable={"roc_auc": "only one class in the held-out rows"})
+    (gate,) = judge_trained(project.spec("grown"), missing).gates
+    assert gate.message == "roc_auc could not be computed (only one class in the held-out rows), so its gate fails"

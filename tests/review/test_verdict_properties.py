@@ -7,6 +7,7 @@ mutation run of the verdict core (`make mutation`).
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -21,7 +22,11 @@ from mlship.review.gates import check_absolute, check_changes
 from mlship.review.significance import drop_beyond_p, holm, quantile
 from mlship.spec import Gate
 
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 40 examples per property in `make test`; `make mutation` runs each against thousands of mutants, with 10.
+settings.register_profile("default", max_examples=40)
+settings.register_profile("mutation", max_examples=10)
+settings.load_profile(os.environ.get("MLSHIP_HYPOTHESIS_PROFILE", "default"))
+FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CLASSES = ["no", "yes"]
 CLASSIFICATION = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"]
 REGRESSION = ["rmse", "mae", "r2", "mape"]
