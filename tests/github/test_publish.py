@@ -559,6 +559,21 @@ def test_comment_creates_then_updates_the_sticky_comment(factory, run_cli, githu
     assert len(github.writes()) == 2
 
 
+def test_a_marker_quoted_inside_the_report_does_not_make_it_another_keys_comment(factory, run_cli, github_env):
+    """A fork's hand-off posts the fork's own Markdown: a slice value ``<!-- mlship:drift -->`` in it
+    must not make `mlship comment --key drift` take the report comment for its own (and delete it)."""
+    report = factory.root / "report.md"
+    report.write_text(f"{MARK}\n| slice | rows |\n|:--|--:|\n| region = <!-- mlship:drift --> | 40 |\n")
+    assert run_cli("comment", "--pr", str(PR), "--body-file", str(report)).exit_code == 0
+    drift = factory.root / "drift.md"
+    drift.write_text("## drift: none")
+    result = run_cli("comment", "--pr", str(PR), "--key", "drift", "--body-file", str(drift))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"comment created on #{PR} (")
+    assert [c.body for c in github_env.comments_on(PR)] == [report.read_text(),
+                                                             "<!-- mlship:drift -->\n## drift: none"]
+
+
 def test_comment_with_a_body_over_githubs_limit_is_a_clear_error(factory, run_cli, github_env):
     body = factory.root / "body.md"
     body.write_text("x" * 70_000)

@@ -175,7 +175,7 @@ def test_a_degraded_model_fails_with_exit_1_and_a_significant_drop(factory, run_
                      comment, re.MULTILINE)
     (failing,) = [line for line in gate_lines(comment, "cancer") if line.startswith("- ❌")]
     assert failing.startswith("- ❌ `roc_auc` max_drop 0.01: roc_auc dropped by ")
-    assert re.search(r", significantly more than 0\.01 \(adjusted p = [0-9.e-]+, CI \[", failing)
+    assert re.search(r", significantly more than 0\.01 \(adjusted p = [0-9.e-]+, CI \\\[", failing)
     assert change_gate["p_value"] < 0.05
     # Failing gates are listed first.
     assert gate_lines(comment, "cancer")[0] == failing

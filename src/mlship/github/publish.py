@@ -1,6 +1,9 @@
 """Putting a PR result on GitHub: one sticky comment, a verdict, or a hand-off for fork PRs.
 
-**The sticky comment** carries a hidden marker, ``<!-- mlship:<key> -->``. mlship reads
+**The sticky comment** carries a hidden marker, ``<!-- mlship:<key> -->``, as its first
+line: only the first line counts, so a marker quoted anywhere else (by a slice value, or
+in a fork's hand-off) never makes a comment look like another key's; and text that went
+through :mod:`mlship.markdown` cannot produce one at all. mlship reads
 every page of the PR's comments and takes the marked comments written by its own
 login: updates the oldest in place (no write when the body is unchanged), deletes any
 others (left by two runs racing), or creates one. The login comes from ``GET /user``
@@ -65,11 +68,21 @@ def marker(key: str) -> str:
     return f"<!-- mlship:{key} -->"
 
 
+def marked(body: str, tag: str) -> bool:
+    """Whether ``body`` (as GitHub returns it) starts with the line ``tag``."""
+    return body.lstrip("\ufeff").replace("\r\n", "\n").split("\n", 1)[0].strip() == tag
+
+
+def with_marker(body: str, tag: str) -> str:
+    """``body`` with ``tag`` as its first line."""
+    return body if marked(body, tag) else f"{tag}\n{body}"
+
+
 def post_sticky(client: GitHub, repo: str, number: int, body: str, key: str = "report",
                 author: str | None = None) -> Posted:
     """Create or update the one comment marked with ``key`` on PR ``number``."""
     tag = marker(key)
-    body = body if tag in body else f"{tag}\n{body}"
+    body = with_marker(body, tag)
     author = author or client.login() or ACTIONS_BOT
     for attempt in range(1, CREATE_ATTEMPTS + 1):
         ours = _ours(client, repo, number, tag, author)
@@ -93,7 +106,7 @@ def post_sticky(client: GitHub, repo: str, number: int, body: str, key: str = "r
 
 def _ours(client: GitHub, repo: str, number: int, tag: str, author: str) -> list[dict[str, Any]]:
     found = [c for c in client.comments(repo, number)
-             if tag in (c.get("body") or "") and (c.get("user") or {}).get("login") == author]
+             if marked(c.get("body") or "", tag) and (c.get("user") or {}).get("login") == author]
     return sorted(found, key=lambda c: c["id"])
 
 

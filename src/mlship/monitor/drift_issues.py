@@ -1,6 +1,6 @@
 """One GitHub issue per drifting model, opened or updated by the scheduled drift check.
 
-The issue carries a hidden marker, ``<!-- mlship:drift:<model> -->``, and the label
+The issue carries a hidden marker as its first line, ``<!-- mlship:drift:<model> -->``, and the label
 ``mlship-drift``. Each run reads every page of the repository's open issues with that
 label (GitHub lists pull requests among issues: they are skipped) and takes those with
 the marker written by the token's own login, found as for the sticky PR comment (see
@@ -27,7 +27,7 @@ from typing import Any
 
 from mlship.errors import MlshipError
 from mlship.github.client import GitHub, GitHubError
-from mlship.github.publish import ACTIONS_BOT, CREATE_ATTEMPTS, marker, same_text
+from mlship.github.publish import ACTIONS_BOT, CREATE_ATTEMPTS, marked, marker, same_text
 
 LABEL = "mlship-drift"
 RUN_LINK_PREFIX = "<sub>Reported by "
@@ -91,7 +91,7 @@ def _body(tag: str, report: str, run_url: str | None) -> str:
 
 def _ours(client: GitHub, repo: str, tag: str, author: str) -> list[dict[str, Any]]:
     found = [issue for issue in client.issues(repo, labels=[LABEL])
-             if "pull_request" not in issue and tag in (issue.get("body") or "")
+             if "pull_request" not in issue and marked(issue.get("body") or "", tag)
              and (issue.get("user") or {}).get("login") == author]
     return sorted(found, key=lambda issue: issue["number"])
 
