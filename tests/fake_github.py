@@ -319,7 +319,7 @@ def _describe(error: Exception) -> str:
 # What the fake stores and records
 # --------------------------------------------------------------------------------------
 
-TokenKind = Literal["actions", "pat"]
+TokenKind = Literal["actions", "app", "pat"]
 
 JSON_TYPE = "application/json; charset=utf-8"
 DOCS = "https://docs.github.com/rest"
@@ -563,7 +563,9 @@ class FakeGitHub:
     Settings (attributes, change them at any time):
 
     * ``token_kind``: ``"actions"`` (default: a workflow's ``GITHUB_TOKEN``; ``GET /user``
-      is 403, what it creates is by ``github-actions[bot]``) or ``"pat"`` (a personal
+      is 403, what it creates is by ``github-actions[bot]``), ``"app"`` (a GitHub App's
+      installation token: ``GET /user`` is 403 too, what it creates is by ``<app_slug>[bot]``)
+      or ``"pat"`` (a personal
       access token of ``user_login``; GitHub does not let those create check runs);
     * ``read_only``: every write is 403, like a fork PR's token;
     * ``check_runs_allowed``: False makes check runs 403 (no ``checks: write``);
@@ -590,12 +592,13 @@ class FakeGitHub:
     """
 
     def __init__(self, contract: GitHubContract, *, repository: str = "acme/models",
-                 token_kind: TokenKind = "actions", user_login: str = "octocat"):
+                 token_kind: TokenKind = "actions", user_login: str = "octocat", app_slug: str = "mlship-bot"):
         self.contract = contract
         self.repository = repository  # the default "owner/repo" of the helpers below
         self.token = f"ghs_{secrets.token_urlsafe(27)}"
         self.token_kind: TokenKind = token_kind
         self.user_login = user_login
+        self.app_slug = app_slug
         self.read_only = False
         self.check_runs_allowed = True
         self.git_remote: Path | None = None
@@ -686,6 +689,8 @@ class FakeGitHub:
     @property
     def actor(self) -> Account:
         """The account the token authenticates as: it authors what the client creates."""
+        if self.token_kind == "app":
+            return self.account(f"{self.app_slug}[bot]")
         return self.account(ACTIONS_BOT_LOGIN if self.token_kind == "actions" else self.user_login)
 
     def account(self, login: str) -> Account:
@@ -1395,7 +1400,7 @@ class FakeGitHub:
     # --- routes --------------------------------------------------------------------------
 
     def _get_user(self, request: RecordedRequest) -> FakeResponse:
-        if self.token_kind == "actions":  # an installation token has no user
+        if self.token_kind in ("actions", "app"):  # an installation token has no user
             return self._error(403, NOT_ACCESSIBLE, request.operation)
         return self._reply(200, self._private_user_json(self.actor))
 

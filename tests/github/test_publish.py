@@ -475,7 +475,23 @@ TAMPERED = {
     "comment-not-utf8": (write_file("comment.md", b"\xff\xfe report"), "is malformed"),
     "no-meta": (remove("pr.json"), "the hand-off has no pr.json in"),
     "no-comment": (remove("comment.md"), "the hand-off has no comment.md in"),
+    "comment-symlink": (lambda f: linked(f, "comment.md", "a secret of the trusted runner"),
+                        "comment.md is a symbolic link: a hand-off holds regular files only"),
+    "meta-symlink": (lambda f: linked(f, "pr.json", json.dumps(VALID_META)),
+                     "pr.json is a symbolic link: a hand-off holds regular files only"),
+    "comment-fifo": (lambda f: ((f / "comment.md").unlink(), os.mkfifo(f / "comment.md")),
+                     "comment.md is not a regular file"),
+    "comment-folder": (lambda f: ((f / "comment.md").unlink(), (f / "comment.md").mkdir()),
+                       "comment.md is not a regular file"),
 }
+
+
+def linked(folder: Path, name: str, content: str) -> None:
+    """Replace ``name`` with a symbolic link to a file outside the hand-off."""
+    target = folder.parent / f"outside-{name}"
+    target.write_text(content)
+    (folder / name).unlink()
+    (folder / name).symlink_to(target)
 
 
 TAMPERED_NEWLINE = {
