@@ -418,6 +418,20 @@ def test_a_malformed_log_is_an_error_naming_the_line_and_field(trained, tmp_path
     assert raised.value.exit_code == 2
 
 
+@pytest.mark.parametrize("nested", ["[" * 100_000 + "]" * 100_000, '{"a": ' * 100_000 + "1" + "}" * 100_000])
+def test_a_log_line_nested_100000_deep_is_refused_naming_the_line(trained, tmp_path, nested):
+    """pyarrow's JSON reader overflows its stack on it (SIGSEGV): a real process, so a crash shows as one."""
+    import subprocess
+    import sys
+
+    path = write(tmp_path / "predictions.jsonl", good_line(trained) + "\n" + nested + "\n")
+    done = subprocess.run([sys.executable, "-m", "mlship", "-C", str(trained.root), "drift", "churn", "--current",
+                           str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (f"error: {path}:2: the record is nested more than 32 levels deep: each line must be one "
+                           "record of the service's log format\n")
+
+
 # --- the command ----------------------------------------------------------------------------
 
 

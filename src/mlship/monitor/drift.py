@@ -53,6 +53,10 @@ MIN_EXPECTED = 5
 #: Numbers outside the reference's range are listed in the report from this share of the values.
 OUT_OF_RANGE_SHOWN = 0.01
 MAX_LISTED = 12
+#: How deep a log record may nest: the service writes three levels; pyarrow's reader
+#: recurses per level and overflows the stack (SIGSEGV) on a line nested 100,000 deep.
+MAX_LOG_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 
 @dataclass(frozen=True)
@@ -284,6 +288,7 @@ def _read_log(file: Path, profile: dict[str, Any]) -> "tuple[pd.DataFrame, pd.Da
 
     if file.stat().st_size == 0:
         return None
+    _check_depth(file)
     try:
         table = pj.read_json(file)
     except pa.ArrowInvalid as error:
@@ -353,6 +358,24 @@ def _numbers(values: "pd.Series", where: Callable[[int], tuple[Location, str]]) 
         values = numbers
     x = values.to_numpy(dtype=float, na_value=np.nan)
     return pd.Series(np.where(np.isinf(x), np.nan, x), index=values.index, name=values.name)
+
+
+def _check_depth(file: Path) -> None:
+    """Refuse a line nested deeper than :data:`MAX_LOG_DEPTH` before any JSON reader sees it.
+
+    Only a line with that many brackets at all is looked at closely (outside its strings).
+    """
+    with open(file, "rb") as stream:
+        for number, line in enumerate(stream, 1):
+            if line.count(b"{") + line.count(b"[") <= MAX_LOG_DEPTH:
+                continue
+            depth = deepest = 0
+            for bracket in re.findall(rb"[\[\]{}]", _JSON_STRING.sub(b'""', line)):
+                depth += 1 if bracket in b"[{" else -1
+                deepest = max(deepest, depth)
+            if deepest > MAX_LOG_DEPTH:
+                raise DataError(f"the record is nested more than {MAX_LOG_DEPTH} levels deep: each line must be one "
+                                "record of the service's log format", Location(file, number))
 
 
 def _log_error(file: Path, error: Exception) -> DataError:
