@@ -397,6 +397,9 @@ class Asset:
     uploader: Account
     created_at: str
     download_count: int = 0
+    #: "uploaded", or "open": what an upload cut off by a 502 leaves (GitHub's docs call it "starter" and
+    #: say it "can be safely deleted"; its OpenAPI description allows only "uploaded" and "open").
+    state: str = "uploaded"
 
 
 @dataclass
@@ -651,6 +654,7 @@ class FakeGitHub:
             Route("GET", "/repos/{owner}/{repo}/releases/tags/{tag:path}", self._get_release_by_tag),
             Route("GET", "/repos/{owner}/{repo}/releases/{release_id:int}/assets", self._list_release_assets),
             Route("GET", "/repos/{owner}/{repo}/releases/assets/{asset_id:int}", self._get_release_asset),
+            Route("DELETE", "/repos/{owner}/{repo}/releases/assets/{asset_id:int}", self._delete_release_asset),
             Route("POST", UPLOADS_PREFIX + "/repos/{owner}/{repo}/releases/{release_id:int}/assets",
                   self._upload_asset),
             Route("GET", STORAGE_PREFIX + "assets/{asset_id:int}", self._download_asset),
@@ -794,9 +798,11 @@ class FakeGitHub:
             return release
 
     def add_asset(self, release: Release, name: str, data: bytes, *,
-                  content_type: str = "application/octet-stream", label: str | None = None) -> Asset:
+                  content_type: str = "application/octet-stream", label: str | None = None,
+                  state: str = "uploaded") -> Asset:
         with self._lock:
-            asset = Asset(next(self._ids["asset"]), release.id, name, label, content_type, data, self.actor, _now())
+            asset = Asset(next(self._ids["asset"]), release.id, name, label, content_type, data, self.actor, _now(),
+                          state=state)
             release.assets.append(asset)
             return asset
 
@@ -1324,7 +1330,7 @@ class FakeGitHub:
             "node_id": f"RA_kwDOFake{asset.id}",
             "name": asset.name,
             "label": asset.label,
-            "state": "uploaded",
+            "state": asset.state,
             "content_type": asset.content_type,
             "size": len(asset.data),
             "digest": "sha256:" + hashlib.sha256(asset.data).hexdigest(),
@@ -1599,6 +1605,14 @@ class FakeGitHub:
         if "application/octet-stream" in request.headers.get("Accept", ""):
             return self._reply(302, headers={"Location": f"{self.api_url}{STORAGE_PREFIX}assets/{asset.id}"})
         return self._reply(200, self._asset_json(release, asset))
+
+    def _delete_release_asset(self, request: RecordedRequest, owner: str, repo: str, asset_id: int) -> FakeResponse:
+        found = self._find_asset(asset_id)
+        if found is None or found[0].repository.lower() != f"{owner}/{repo}".lower():
+            return self._not_found(request)
+        release, asset = found
+        release.assets.remove(asset)
+        return self._reply(204)
 
     def _upload_asset(self, request: RecordedRequest, owner: str, repo: str, release_id: int) -> FakeResponse:
         release = self._find_release(owner, repo, release_id)

@@ -312,6 +312,9 @@ class GitHub:
         return self.request_json("POST", url, params={"name": name or path.name}, data=path.read_bytes(),
                             headers={"Content-Type": content_type}, permission="contents: write")
 
+    def delete_asset(self, repo: str, asset_id: int) -> None:
+        self.request("DELETE", f"/repos/{repo}/releases/assets/{asset_id}", permission="contents: write")
+
     def download_asset(self, repo: str, asset_id: int, destination: Path) -> Path:
         """Download a release asset, following GitHub's redirect to its storage, atomically."""
         response = self.request("GET", f"/repos/{repo}/releases/assets/{asset_id}",
