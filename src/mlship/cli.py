@@ -575,9 +575,12 @@ def stop(ctx: click.Context, model: str, stage: str) -> None:
 @click.option("--issue", is_flag=True, help="Open or update the GitHub issue that tracks MODEL's drift (token "
                                             "from $GITHUB_TOKEN, needs issues write).")
 @click.option("--repo", metavar="OWNER/NAME", help="With --issue: the repository. Default: $GITHUB_REPOSITORY.")
+@click.option("--author", metavar="LOGIN",
+              help="With --issue: the login the token writes as (e.g. my-app[bot]), when GET /user cannot tell: by "
+                   "default the bot that opened the oldest marked issue is taken.")
 @click.pass_context
 def drift(ctx: click.Context, model: str, current: Path, out: Path | None, as_json: bool, issue: bool,
-          repo: str | None) -> None:
+          repo: str | None, author: str | None) -> None:
     """Compare recent data with MODEL's reference profile; exit 1 on drift.
 
     The reference is the profile saved at training (reports/MODEL/profile.json). A
@@ -611,7 +614,7 @@ def drift(ctx: click.Context, model: str, current: Path, out: Path | None, as_js
         if not context.repository:
             raise MlshipError("--issue needs the repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
         outcome = report_drift(GitHub(os.environ.get("GITHUB_TOKEN", "")), context.repository, result.model,
-                               result.drifted, report, context.run_url)
+                               result.drifted, report, context.run_url, author)
         where = f" #{outcome.number} ({outcome.url})" if outcome.number else ""
         click.echo(f"drift issue: {outcome.action}{where}", err=True)
         set_outputs({"issue-action": outcome.action, "issue": str(outcome.number or "")})

@@ -201,11 +201,11 @@ class GitHub:
 
     def create_comment(self, repo: str, number: int, body: str) -> dict[str, Any]:
         return self.request_json("POST", f"/repos/{repo}/issues/{number}/comments", json={"body": body},
-                            permission="pull-requests: write")
+                                 permission="pull-requests: write")
 
     def update_comment(self, repo: str, comment_id: int, body: str) -> dict[str, Any]:
         return self.request_json("PATCH", f"/repos/{repo}/issues/comments/{comment_id}", json={"body": body},
-                            permission="pull-requests: write")
+                                 permission="pull-requests: write")
 
     def delete_comment(self, repo: str, comment_id: int) -> None:
         self.request("DELETE", f"/repos/{repo}/issues/comments/{comment_id}", permission="pull-requests: write")
@@ -281,7 +281,7 @@ class GitHub:
         if target_url:
             body["target_url"] = target_url
         return self.request_json("POST", f"/repos/{repo}/statuses/{sha}", json=body,
-                            permission="statuses: write")
+                                 permission="statuses: write")
 
     def create_check_run(self, repo: str, sha: str, name: str, conclusion: str, title: str, summary: str,
                          details_url: str | None = None) -> dict[str, Any]:
@@ -295,7 +295,7 @@ class GitHub:
 
     def create_release(self, repo: str, tag: str, name: str, body: str) -> dict[str, Any]:
         return self.request_json("POST", f"/repos/{repo}/releases", json={"tag_name": tag, "name": name, "body": body},
-                            permission="contents: write")
+                                 permission="contents: write")
 
     def release_by_tag(self, repo: str, tag: str) -> dict[str, Any] | None:
         try:
@@ -310,7 +310,7 @@ class GitHub:
         """Upload a file to a release through its ``upload_url`` template."""
         url = release["upload_url"].split("{", 1)[0]
         return self.request_json("POST", url, params={"name": name or path.name}, data=path.read_bytes(),
-                            headers={"Content-Type": content_type}, permission="contents: write")
+                                 headers={"Content-Type": content_type}, permission="contents: write")
 
     def delete_asset(self, repo: str, asset_id: int) -> None:
         self.request("DELETE", f"/repos/{repo}/releases/assets/{asset_id}", permission="contents: write")

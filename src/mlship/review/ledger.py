@@ -131,11 +131,13 @@ def _shape_problem(document: Any) -> str | None:
         return "it must hold a JSON object"
     for key, kinds in _FIELDS.items():
         if not isinstance(document.get(key), kinds):
-            return f"'{key}' must be {'an object' if kinds == (dict,) else kinds[0].__name__}, got {document.get(key)!r}"
+            wanted = "an object" if kinds == (dict,) else kinds[0].__name__
+            return f"'{key}' must be {wanted}, got {document.get(key)!r}"
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in document["metrics"].values()):
         return "'metrics' must map each metric to a number"
     files = document.get("files", {})
-    if not (isinstance(files, dict) and set(files) <= {CARD, PROFILE} and all(isinstance(v, str) for v in files.values())):
+    if not (isinstance(files, dict) and set(files) <= {CARD, PROFILE}
+            and all(isinstance(v, str) for v in files.values())):
         return f"'files' must map {CARD} and {PROFILE} to their SHA-256"
     return None
 
