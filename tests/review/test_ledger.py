@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
-from repo_helpers import branch_off, commit_all
+from churn_repos import hermetic, mlship, ok
+from repo_helpers import commit_all, git
 
 SPEC = """
 task: classification
@@ -20,27 +23,39 @@ evaluation:
 METRICS = "reports/cancer/metrics.json"
 
 
+@pytest.fixture(scope="module")
+def reviewed_once(tmp_path_factory) -> Path:
+    """A model whose ledger `mlship pr` wrote and which is committed with it (built once, copied per test)."""
+    with pytest.MonkeyPatch.context() as patch:
+        hermetic(patch, tmp_path_factory.mktemp("home"))
+        root = tmp_path_factory.mktemp("ledger") / "project"
+        (root / "models" / "cancer").mkdir(parents=True)
+        (root / "README.md").write_text("models\n")
+        git(root.parent, "init", "-q", "-b", "main", str(root))
+        commit_all(root, "initial")
+        git(root, "checkout", "-q", "-b", "feature")
+        (root / "models" / "cancer" / "model.yaml").write_text(SPEC.lstrip())
+        commit_all(root, "a model")
+        ok(mlship(root, "pr", "--base", "main", "--dry-run"))
+        commit_all(root, "ledger")
+        ok(mlship(root, "ledger", "verify", "cancer"))
+    return root
+
+
 @pytest.fixture
-def reviewed(factory, run_cli):
-    """A model whose ledger `mlship pr` wrote and which is committed with it."""
-    (factory.root / "README.md").write_text("models\n")
-    root = branch_off(factory)
-    factory.model("cancer", SPEC)
-    commit_all(root, "a model")
-    result = run_cli("pr", "--base", "main", "--dry-run")
-    assert result.exit_code == 0, result.stdout + result.stderr
-    commit_all(factory.root, "ledger")
-    verified = run_cli("ledger", "verify", "cancer")
-    assert verified.exit_code == 0, verified.stderr
-    return factory.root
+def reviewed(reviewed_once, tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(reviewed_once, root)
+    monkeypatch.chdir(root)
+    return root
 
 
 @pytest.mark.parametrize("file", ["model_card.md", "profile.json"])
-def test_a_ledger_whose_card_or_profile_is_not_the_one_its_metrics_record_does_not_verify(reviewed, run_cli, file):
+def test_a_ledger_whose_card_or_profile_is_not_the_one_its_metrics_record_does_not_verify(reviewed, file):
     """What a run killed between the ledger's files leaves: the new file beside the old metrics.json."""
     path = reviewed / "reports" / "cancer" / file
     path.write_text(path.read_text().replace("cancer", "cancer (another run)", 1))
-    result = run_cli("ledger", "verify", "cancer")
+    result = mlship(reviewed, "ledger", "verify", "cancer")
     assert result.exit_code == 2 and "Traceback" not in result.stderr
     assert result.stderr == (f"error: {METRICS} does not record the {file} beside it (the ledger was written partly, "
                              "or edited): run `mlship pr` again and commit reports/cancer/\n")
@@ -76,10 +91,10 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("command", [["ledger", "verify", "cancer"], ["package", "cancer"]])
-def test_a_tampered_metrics_json_is_a_clear_error(reviewed, run_cli, case, command):
+def test_a_tampered_metrics_json_is_a_clear_error(reviewed, case, command):
     path = reviewed / METRICS
     path.write_bytes(tampered(json.loads(path.read_text()))[case])
-    result = run_cli(*command)
+    result = mlship(reviewed, *command)
     assert result.exit_code == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: ") and CASES[case] in result.stderr, result.stderr
     assert result.stderr.rstrip().endswith("run `mlship pr` again and commit reports/cancer/")
