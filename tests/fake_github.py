@@ -319,7 +319,7 @@ def _describe(error: Exception) -> str:
 # What the fake stores and records
 # --------------------------------------------------------------------------------------
 
-TokenKind = Literal["actions", "pat"]
+TokenKind = Literal["actions", "app", "pat"]
 
 JSON_TYPE = "application/json; charset=utf-8"
 DOCS = "https://docs.github.com/rest"
@@ -397,6 +397,9 @@ class Asset:
     uploader: Account
     created_at: str
     download_count: int = 0
+    #: "uploaded", or "open": what an upload cut off by a 502 leaves (GitHub's docs call it "starter" and
+    #: say it "can be safely deleted"; its OpenAPI description allows only "uploaded" and "open").
+    state: str = "uploaded"
 
 
 @dataclass
@@ -563,7 +566,9 @@ class FakeGitHub:
     Settings (attributes, change them at any time):
 
     * ``token_kind``: ``"actions"`` (default: a workflow's ``GITHUB_TOKEN``; ``GET /user``
-      is 403, what it creates is by ``github-actions[bot]``) or ``"pat"`` (a personal
+      is 403, what it creates is by ``github-actions[bot]``), ``"app"`` (a GitHub App's
+      installation token: ``GET /user`` is 403 too, what it creates is by ``<app_slug>[bot]``)
+      or ``"pat"`` (a personal
       access token of ``user_login``; GitHub does not let those create check runs);
     * ``read_only``: every write is 403, like a fork PR's token;
     * ``check_runs_allowed``: False makes check runs 403 (no ``checks: write``);
@@ -590,12 +595,13 @@ class FakeGitHub:
     """
 
     def __init__(self, contract: GitHubContract, *, repository: str = "acme/models",
-                 token_kind: TokenKind = "actions", user_login: str = "octocat"):
+                 token_kind: TokenKind = "actions", user_login: str = "octocat", app_slug: str = "mlship-bot"):
         self.contract = contract
         self.repository = repository  # the default "owner/repo" of the helpers below
         self.token = f"ghs_{secrets.token_urlsafe(27)}"
         self.token_kind: TokenKind = token_kind
         self.user_login = user_login
+        self.app_slug = app_slug
         self.read_only = False
         self.check_runs_allowed = True
         self.git_remote: Path | None = None
@@ -651,6 +657,7 @@ class FakeGitHub:
             Route("GET", "/repos/{owner}/{repo}/releases/tags/{tag:path}", self._get_release_by_tag),
             Route("GET", "/repos/{owner}/{repo}/releases/{release_id:int}/assets", self._list_release_assets),
             Route("GET", "/repos/{owner}/{repo}/releases/assets/{asset_id:int}", self._get_release_asset),
+            Route("DELETE", "/repos/{owner}/{repo}/releases/assets/{asset_id:int}", self._delete_release_asset),
             Route("POST", UPLOADS_PREFIX + "/repos/{owner}/{repo}/releases/{release_id:int}/assets",
                   self._upload_asset),
             Route("GET", STORAGE_PREFIX + "assets/{asset_id:int}", self._download_asset),
@@ -689,6 +696,8 @@ class FakeGitHub:
     @property
     def actor(self) -> Account:
         """The account the token authenticates as: it authors what the client creates."""
+        if self.token_kind == "app":
+            return self.account(f"{self.app_slug}[bot]")
         return self.account(ACTIONS_BOT_LOGIN if self.token_kind == "actions" else self.user_login)
 
     def account(self, login: str) -> Account:
@@ -792,9 +801,11 @@ class FakeGitHub:
             return release
 
     def add_asset(self, release: Release, name: str, data: bytes, *,
-                  content_type: str = "application/octet-stream", label: str | None = None) -> Asset:
+                  content_type: str = "application/octet-stream", label: str | None = None,
+                  state: str = "uploaded") -> Asset:
         with self._lock:
-            asset = Asset(next(self._ids["asset"]), release.id, name, label, content_type, data, self.actor, _now())
+            asset = Asset(next(self._ids["asset"]), release.id, name, label, content_type, data, self.actor, _now(),
+                          state=state)
             release.assets.append(asset)
             return asset
 
@@ -1322,7 +1333,7 @@ class FakeGitHub:
             "node_id": f"RA_kwDOFake{asset.id}",
             "name": asset.name,
             "label": asset.label,
-            "state": "uploaded",
+            "state": asset.state,
             "content_type": asset.content_type,
             "size": len(asset.data),
             "digest": "sha256:" + hashlib.sha256(asset.data).hexdigest(),
@@ -1398,7 +1409,7 @@ class FakeGitHub:
     # --- routes --------------------------------------------------------------------------
 
     def _get_user(self, request: RecordedRequest) -> FakeResponse:
-        if self.token_kind == "actions":  # an installation token has no user
+        if self.token_kind in ("actions", "app"):  # an installation token has no user
             return self._error(403, NOT_ACCESSIBLE, request.operation)
         return self._reply(200, self._private_user_json(self.actor))
 
@@ -1608,6 +1619,14 @@ class FakeGitHub:
         if "application/octet-stream" in request.headers.get("Accept", ""):
             return self._reply(302, headers={"Location": f"{self.api_url}{STORAGE_PREFIX}assets/{asset.id}"})
         return self._reply(200, self._asset_json(release, asset))
+
+    def _delete_release_asset(self, request: RecordedRequest, owner: str, repo: str, asset_id: int) -> FakeResponse:
+        found = self._find_asset(asset_id)
+        if found is None or found[0].repository.lower() != f"{owner}/{repo}".lower():
+            return self._not_found(request)
+        release, asset = found
+        release.assets.remove(asset)
+        return self._reply(204)
 
     def _upload_asset(self, request: RecordedRequest, owner: str, repo: str, release_id: int) -> FakeResponse:
         release = self._find_release(owner, repo, release_id)

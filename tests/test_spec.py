@@ -303,3 +303,29 @@ def test_spec_error_carries_structured_locations_for_annotations(factory):
     (problem,) = caught.value.problems
     assert (problem.location.file.name, problem.location.line, problem.location.field) == (
         "model.yaml", 5, "data.split.seed")
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(9))
+HOSTILE_YAML = {
+    "alias-bomb": (VALID + BOMB, "models/m/model.yaml:18: the YAML's aliases expand to more than 100,000 values"),
+    "deep-nesting": (VALID + "deep: " + "[" * 100_000 + "]" * 100_000 + "\n",
+                     "models/m/model.yaml:13: the YAML nests more than 64 levels deep"),
+    "nul": (VALID.replace("iris", "ir\0is"), "models/m/model.yaml:4: the character U+0000 is not allowed in YAML"),
+    "control-character": (VALID + "notes: \x1b[31m\n", "models/m/model.yaml:13: the character U+001B is not allowed"),
+    "complex-key": (VALID + "? [a, b]\n: 1\n", "models/m/model.yaml:13: a key must be a plain name, not a list"),
+    "key-looking-like-pydantics-marker": (VALID + '"[key]": 1\n', "models/m/model.yaml:13: [key]: unknown key '[key]'"),
+}
+
+
+@pytest.mark.parametrize("text, expected", HOSTILE_YAML.values(), ids=HOSTILE_YAML)
+def test_hostile_yaml_is_refused_with_its_line_before_it_is_built(factory, run_cli, text, expected):
+    """`validate` exits 2; `changed` lists the model as touched (its PR run reports the error) with a warning."""
+    folder = factory.model("m", VALID)
+    factory.git_init()
+    (folder / "model.yaml").write_text(text)
+    validated = run_cli("validate")
+    assert validated.exit_code == 2 and validated.stderr.startswith(f"error: {expected}"), validated.stderr
+    changed = run_cli("changed", "--base", "HEAD")
+    assert changed.exit_code == 0 and changed.stderr.startswith(f"warning: {expected}"), changed.stderr
+    assert "m: models/m/model.yaml changed; the spec does not validate" in changed.stdout

@@ -239,9 +239,12 @@ def _published(published, context) -> str:
 @click.option("--sha", metavar="COMMIT",
               help="With --handoff: set the verdict on this commit, which must be the pull request's head: the "
                    "commit that put the ledger on top of the hand-off's.")
+@click.option("--author", metavar="LOGIN",
+              help="The login the token writes as (e.g. my-app[bot]), when GET /user cannot tell: by default the "
+                   "bot that wrote the oldest marked comment is taken.")
 @click.pass_context
 def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, key: str, repo: str | None,
-            handoff: Path | None, verdict: str, sha: str | None) -> None:
+            handoff: Path | None, verdict: str, sha: str | None, author: str | None) -> None:
     """Create or update the sticky comment on a pull request.
 
     The comment carries a hidden marker for KEY; a second call updates it in place and
@@ -265,7 +268,7 @@ def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, k
         if context.repository and result.repository != context.repository:
             raise MlshipError(f"the hand-off is for {result.repository}, but this run is in {context.repository}")
         check_handoff_is_for(client, result, context.workflow_run_head_sha)
-        posted = post_sticky(client, result.repository, result.pr_number, result.body, result.key)
+        posted = post_sticky(client, result.repository, result.pr_number, result.body, result.key, author)
         title = "✅ mlship: gates passed" if result.passed else "❌ mlship: gates failed"
         made = publish_verdict(client, result.repository, result.head_sha, result.passed, title, result.body,
                                context.run_url, kind=verdict)
@@ -276,7 +279,8 @@ def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, k
     if body_file is None or not context.pr_number or not context.repository:
         raise MlshipError("give --body-file, and --pr and --repo unless the event payload has them "
                           "(or --handoff DIR)")
-    posted = post_sticky(client, context.repository, context.pr_number, body_file.read_text(encoding="utf-8"), key)
+    posted = post_sticky(client, context.repository, context.pr_number, body_file.read_text(encoding="utf-8"), key,
+                         author)
     click.echo(f"comment {posted.action} on #{context.pr_number} ({posted.url})")
 
 
@@ -575,9 +579,12 @@ def stop(ctx: click.Context, model: str, stage: str) -> None:
 @click.option("--issue", is_flag=True, help="Open or update the GitHub issue that tracks MODEL's drift (token "
                                             "from $GITHUB_TOKEN, needs issues write).")
 @click.option("--repo", metavar="OWNER/NAME", help="With --issue: the repository. Default: $GITHUB_REPOSITORY.")
+@click.option("--author", metavar="LOGIN",
+              help="With --issue: the login the token writes as (e.g. my-app[bot]), when GET /user cannot tell: by "
+                   "default the bot that opened the oldest marked issue is taken.")
 @click.pass_context
 def drift(ctx: click.Context, model: str, current: Path, out: Path | None, as_json: bool, issue: bool,
-          repo: str | None) -> None:
+          repo: str | None, author: str | None) -> None:
     """Compare recent data with MODEL's reference profile; exit 1 on drift.
 
     The reference is the profile saved at training (reports/MODEL/profile.json). A
@@ -611,7 +618,7 @@ def drift(ctx: click.Context, model: str, current: Path, out: Path | None, as_js
         if not context.repository:
             raise MlshipError("--issue needs the repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
         outcome = report_drift(GitHub(os.environ.get("GITHUB_TOKEN", "")), context.repository, result.model,
-                               result.drifted, report, context.run_url)
+                               result.drifted, report, context.run_url, author)
         where = f" #{outcome.number} ({outcome.url})" if outcome.number else ""
         click.echo(f"drift issue: {outcome.action}{where}", err=True)
         set_outputs({"issue-action": outcome.action, "issue": str(outcome.number or "")})

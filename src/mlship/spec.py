@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from mlship import yaml_limits
 from mlship.errors import Location, Problem, SpecError, did_you_mean, display_path
 from mlship.metrics import CATALOGUE, DEFAULT_METRICS, metrics_for
 
@@ -250,9 +251,11 @@ def load_spec(model_dir: Path) -> Spec:
 def _parse_yaml(file: Path) -> tuple[Any, dict[FieldPath, int]]:
     loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        loader = loader_class(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise SpecError([Problem(Location(file), f"not UTF-8 text ({error.reason})")]) from None
+    yaml_limits.check(text, file)
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -275,6 +278,10 @@ def _record_lines(node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int],
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                line = key_node.start_mark.line + 1
+                raise SpecError([Problem(Location(file, line, _dotted(path) or None),
+                                         "a key must be a plain name, not a list or a mapping")])
             key = key_node.value
             if key in seen:
                 line = key_node.start_mark.line + 1
@@ -322,8 +329,10 @@ def _check_name(model_dir: Path, file: Path) -> list[Problem]:
 
 
 def _problem_from_pydantic(error: dict[str, Any], file: Path, lines: dict[FieldPath, int]) -> Problem:
-    loc: FieldPath = tuple(part for part in error["loc"] if part != "[key]")
     kind = error["type"]
+    # pydantic marks a dict key's own error with "[key]"; the key an extra_forbidden names is the last part.
+    named = error["loc"][-1:] if kind == "extra_forbidden" else ()
+    loc: FieldPath = tuple(part for part in error["loc"][:len(error["loc"]) - len(named)] if part != "[key]") + named
     value = error.get("input")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])

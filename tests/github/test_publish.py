@@ -475,7 +475,23 @@ TAMPERED = {
     "comment-not-utf8": (write_file("comment.md", b"\xff\xfe report"), "is malformed"),
     "no-meta": (remove("pr.json"), "the hand-off has no pr.json in"),
     "no-comment": (remove("comment.md"), "the hand-off has no comment.md in"),
+    "comment-symlink": (lambda f: linked(f, "comment.md", "a secret of the trusted runner"),
+                        "comment.md is a symbolic link: a hand-off holds regular files only"),
+    "meta-symlink": (lambda f: linked(f, "pr.json", json.dumps(VALID_META)),
+                     "pr.json is a symbolic link: a hand-off holds regular files only"),
+    "comment-fifo": (lambda f: ((f / "comment.md").unlink(), os.mkfifo(f / "comment.md")),
+                     "comment.md is not a regular file"),
+    "comment-folder": (lambda f: ((f / "comment.md").unlink(), (f / "comment.md").mkdir()),
+                       "comment.md is not a regular file"),
 }
+
+
+def linked(folder: Path, name: str, content: str) -> None:
+    """Replace ``name`` with a symbolic link to a file outside the hand-off."""
+    target = folder.parent / f"outside-{name}"
+    target.write_text(content)
+    (folder / name).unlink()
+    (folder / name).symlink_to(target)
 
 
 TAMPERED_NEWLINE = {
@@ -557,6 +573,21 @@ def test_comment_creates_then_updates_the_sticky_comment(factory, run_cli, githu
     assert third.stdout.startswith(f"comment unchanged on #{PR} (")
     assert [(c.body, c.user.login) for c in github.comments_on(PR)] == [(f"{MARK}\n## second", ACTIONS_BOT)]
     assert len(github.writes()) == 2
+
+
+def test_a_marker_quoted_inside_the_report_does_not_make_it_another_keys_comment(factory, run_cli, github_env):
+    """A fork's hand-off posts the fork's own Markdown: a slice value ``<!-- mlship:drift -->`` in it
+    must not make `mlship comment --key drift` take the report comment for its own (and delete it)."""
+    report = factory.root / "report.md"
+    report.write_text(f"{MARK}\n| slice | rows |\n|:--|--:|\n| region = <!-- mlship:drift --> | 40 |\n")
+    assert run_cli("comment", "--pr", str(PR), "--body-file", str(report)).exit_code == 0
+    drift = factory.root / "drift.md"
+    drift.write_text("## drift: none")
+    result = run_cli("comment", "--pr", str(PR), "--key", "drift", "--body-file", str(drift))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"comment created on #{PR} (")
+    assert [c.body for c in github_env.comments_on(PR)] == [report.read_text(),
+                                                             "<!-- mlship:drift -->\n## drift: none"]
 
 
 def test_comment_with_a_body_over_githubs_limit_is_a_clear_error(factory, run_cli, github_env):

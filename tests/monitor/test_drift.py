@@ -418,6 +418,20 @@ def test_a_malformed_log_is_an_error_naming_the_line_and_field(trained, tmp_path
     assert raised.value.exit_code == 2
 
 
+@pytest.mark.parametrize("nested", ["[" * 100_000 + "]" * 100_000, '{"a": ' * 100_000 + "1" + "}" * 100_000])
+def test_a_log_line_nested_100000_deep_is_refused_naming_the_line(trained, tmp_path, nested):
+    """pyarrow's JSON reader overflows its stack on it (SIGSEGV): a real process, so a crash shows as one."""
+    import subprocess
+    import sys
+
+    path = write(tmp_path / "predictions.jsonl", good_line(trained) + "\n" + nested + "\n")
+    done = subprocess.run([sys.executable, "-m", "mlship", "-C", str(trained.root), "drift", "churn", "--current",
+                           str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (f"error: {path}:2: the record is nested more than 32 levels deep: each line must be one "
+                           "record of the service's log format\n")
+
+
 # --- the command ----------------------------------------------------------------------------
 
 
@@ -447,3 +461,28 @@ def test_the_command_opens_one_issue_for_a_drifting_model_and_updates_it(trained
     assert issue.state == "open" and "mlship-drift" in [label.name for label in issue.labels]
     assert "## ❌ Drift of `churn`" in issue.body and "<!-- mlship:drift:churn -->" in issue.body
     assert "drift issue: unchanged #1" in result.stderr
+
+
+def test_hostile_column_names_and_categories_stay_text_in_the_drift_report():
+    """Column names and categories come from the data (a PR's, or logged requests): the report shows them as text."""
+    from markdown_structure import assert_untrusted_text_stayed_text, headings, inline_texts, tables
+
+    column = "plan ``` <img src=x> @octocat"
+    hostile = ["<!-- mlship:drift -->", "north\n<h2>✅ no drift</h2>", "@octocat </details> ![x](https://e.invalid/x.png)",
+               "a | b `c`"]
+    rng = np.random.default_rng(9)
+    reference = sample(2000, rng).rename(columns={"plan": column})
+    current = sample(1000, rng).rename(columns={"plan": column})
+    current.loc[:399, column] = np.repeat(hostile, 100)
+    profile = {"model": "generated", "rows": len(reference), "features": profile_frame(reference, ["city", column]),
+               "predictions": {}}
+    result = detect(profile, Current(current, "current.csv"), Monitoring())
+    report = drift.render(result)
+    assert_untrusted_text_stayed_text(report, {"<details>", "</details>", "<summary>", "</summary>", "<code>",
+                                               "</code>", "<sub>", "</sub>"})
+    assert [level for level, _ in headings(report)] == ["h2", "h3", "h3"], headings(report)
+    (features,) = tables(report)
+    assert len(features) == 5 and all(len(row) == 9 for row in features)
+    assert column in [row[0] for row in features]
+    (unseen,) = [text for text in inline_texts(report) if text.startswith(column + ":")]
+    assert all(" ".join(value.split()) in unseen for value in hostile)

@@ -404,3 +404,17 @@ def test_the_cli_pushes_the_branch_and_opens_the_pull_request_with_the_environme
     assert lines[1].startswith("   data     models/churn/data/customers.csv: 300 → 400 rows")
     assert lines[-1] == f"   pull request #{pull.number}: https://github.com/{github_env.repository}/pull/{pull.number}"
     assert state_of(root) == before
+
+
+def test_hostile_column_names_and_a_hostile_note_stay_text_in_the_pull_request_body():
+    from markdown_structure import assert_untrusted_text_stayed_text, headings, inline_texts
+    from mlship.monitor.retrain import DataChange, Retrained, pull_request_body
+
+    column = "x ``` <img src=x> @octocat </details>\n## heading"
+    note = "drift: @octocat <img src=y>\n# not a heading"
+    change = DataChange("models/churn/data.csv", "a" * 64, "b" * 64, 300, 400, [column], ["old|col"], True)
+    body = pull_request_body(Retrained("churn", "retrain/churn", "c" * 40, "d" * 40, change, note))
+    assert_untrusted_text_stayed_text(body, {"<sub>", "</sub>", "<code>", "</code>", "<!-- mlship:retrain:churn -->"})
+    assert [level for level, _ in headings(body)] == ["h2"]
+    assert any(" ".join(column.split()) in text for text in inline_texts(body))
+    assert any("old|col" in text for text in inline_texts(body))

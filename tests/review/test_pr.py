@@ -175,7 +175,7 @@ def test_a_degraded_model_fails_with_exit_1_and_a_significant_drop(factory, run_
                      comment, re.MULTILINE)
     (failing,) = [line for line in gate_lines(comment, "cancer") if line.startswith("- ❌")]
     assert failing.startswith("- ❌ `roc_auc` max_drop 0.01: roc_auc dropped by ")
-    assert re.search(r", significantly more than 0\.01 \(adjusted p = [0-9.e-]+, CI \[", failing)
+    assert re.search(r", significantly more than 0\.01 \(adjusted p = [0-9.e-]+, CI \\\[", failing)
     assert change_gate["p_value"] < 0.05
     # Failing gates are listed first.
     assert gate_lines(comment, "cancer")[0] == failing
@@ -911,14 +911,16 @@ def build():
 
 
 def test_the_worktree_is_removed_even_when_training_raises_an_unexpected_exception(factory, run_cli):
+    """The model's own code raising anything is reported as the model's error (not a traceback)."""
     root = churn_project(factory)
     edit(root, "models/churn/model.yaml",
          "estimator: sklearn.linear_model.LogisticRegression\n  params: {max_iter: 1000}", "entrypoint: build.py:build")
     (root / "models/churn/build.py").write_text(BROKEN_FIT)
     commit_all(root, "a custom estimator")
 
-    with pytest.raises(RuntimeError, match="out of GPU memory"):
-        pr(run_cli)
+    result = pr(run_cli)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "fitting failed: RuntimeError: out of GPU memory" in result.stdout
     assert worktrees(root) == [f"worktree {root.resolve()}"]
     assert not git(root, "worktree", "list").count("mlship-worktree")
 

@@ -330,6 +330,23 @@ def test_an_interrupted_upload_is_completed_by_running_again_without_duplicates(
     assert len(github.releases) == 1 and [a.name for a in made.assets][-1] == "SHA256SUMS"
 
 
+def test_an_unfinished_asset_left_by_a_cut_upload_is_deleted_and_the_upload_completed(project, origin, github_env):
+    """GitHub: a 502 during an upload "may leave an empty asset with a state of starter", which "can be safely deleted"."""
+    github, root = github_env, project.root
+    github.fail_next("POST", r"^/uploads/", 502)
+    assert mlship(root, "release", "churn", "--backend", "github").exit_code == 2
+    (made,) = github.releases.values()
+    (archive,) = (root / "dist").glob("churn-*.bento")
+    starter = github.add_asset(made, archive.name, b"", state="open")
+
+    completed = released(mlship(root, "release", "churn", "--backend", "github", "--json"))
+    assert len(completed["written"]) == 4 and completed["kept"] == []
+    assert [r.path for r in github.requests_to("DELETE", "/releases/assets/")] == [
+        f"/repos/{github.repository}/releases/assets/{starter.id}"]
+    assets = {asset.name: asset for asset in made.assets}
+    assert assets[archive.name].data == archive.read_bytes() and assets[archive.name].state == "uploaded"
+
+
 def test_the_github_backend_needs_a_repository_and_a_token(project, monkeypatch):
     monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)

@@ -223,6 +223,34 @@ def test_empty_or_unreadable_table_is_a_user_error_at_data_path(factory, run_cli
     assert_user_error(result, spec, "path:", "data.path", message)
 
 
+def parquet_named(frame: pd.DataFrame, second: str) -> bytes:
+    """``frame`` as Parquet with its second column renamed ``second`` (pandas refuses to write that; pyarrow does not)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = [frame.columns[0], second, *frame.columns[2:]]
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_arrays([pa.array(frame[c]) for c in frame.columns], names=names), buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("file", ["train.csv", "train.parquet"])
+def test_a_column_named_twice_in_the_header_is_refused_naming_it(factory, run_cli, file):
+    """pandas would rename the second ``plan`` to ``plan.1`` and train on both."""
+    frame = customers()
+    frame.insert(1, "plan_copy", frame["plan"])
+    content = csv(frame).replace(b"plan_copy", b"plan", 1) if file.endswith(".csv") else parquet_named(frame, "plan")
+    factory.model("churn", CLASSIFIER.replace("data/train.csv", f"data/{file}"), {f"data/{file}": content})
+
+    result = run_cli("train", "churn")
+
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert result.stderr == (f"error: models/churn/data/{file}:1: plan: the column 'plan' appears twice in the header "
+                             f"of models/churn/data/{file}: rename or remove one\n")
+
+
 # --- the target ---------------------------------------------------------------------
 
 

@@ -148,7 +148,7 @@ def test_entrypoint_function_gets_the_params_as_keyword_arguments(factory):
         pytest.param(
             "entrypoint: train.py:build", "def build():\n    return 'LogisticRegression'\n",
             "entrypoint:", "model.entrypoint",
-            "build() returned str, not an estimator with fit and predict", id="returns-a-string"),
+            "build() returned str, not an estimator with fit, predict and get_params", id="returns-a-string"),
     ],
 )
 def test_entrypoint_mistake_is_a_user_error_at_the_spec_field(factory, run_cli, model, code, needle, field, message):
@@ -181,6 +181,69 @@ def test_estimator_mistake_is_a_user_error_at_the_spec_field(factory, run_cli, m
     factory.model("churn", spec, {"data/train.csv": csv(customers())})
 
     assert_user_error(run_cli("train", "churn"), spec, needle, field, message)
+
+
+UNUSUAL_ESTIMATORS = {
+    "pipeline": ("sklearn.pipeline.Pipeline", "Pipeline cannot be built from model.params ("),
+    "grid-search": ("sklearn.model_selection.GridSearchCV", "GridSearchCV cannot be built from model.params ("),
+    "abstract": ("sklearn.linear_model._base.LinearModel",
+                 "'sklearn.linear_model._base.LinearModel' is an abstract class: name one of its concrete subclasses"),
+    "clusterer": ("sklearn.cluster.KMeans", "KMeans is a clusterer but task is classification"),
+    "transformer": ("sklearn.preprocessing.StandardScaler", "'sklearn.preprocessing.StandardScaler' is not an "
+                                                             "estimator class (one with fit, predict and get_params)"),
+}
+
+
+@pytest.mark.parametrize("case", UNUSUAL_ESTIMATORS)
+def test_an_estimator_that_cannot_be_a_model_is_a_user_error(factory, run_cli, case):
+    path, message = UNUSUAL_ESTIMATORS[case]
+    spec = churn_spec(f"estimator: {path}")
+    factory.model("churn", spec, {"data/train.csv": csv(customers())})
+    for command in ("validate", "train"):
+        assert_user_error(run_cli(command, "churn"), spec, "estimator:", "model.estimator", message)
+
+
+UNUSUAL_ENTRYPOINTS = {
+    "returns-a-class": ("from sklearn.linear_model import LogisticRegression\n\n\ndef build():\n"
+                        "    return LogisticRegression\n",
+                        "build() returned the class LogisticRegression, not an estimator: return LogisticRegression(...)"),
+    "duck-typed": ("class Model:\n    def fit(self, X, y):\n        return self\n\n    def predict(self, X):\n"
+                   "        return [0] * len(X)\n\n\ndef build():\n    return Model()\n",
+                   "build() returned Model, not an estimator with fit, predict and get_params (subclass "
+                   "sklearn.base.BaseEstimator)"),
+    "custom-base-exception": ("class Stop(BaseException):\n    pass\n\n\ndef build():\n    raise Stop('no')\n",
+                              "build() raised Stop: no at train.py:6"),
+    "sys-exit-0": ("import sys\n\n\ndef build():\n    sys.exit(0)\n", "build() raised SystemExit: 0 at train.py:5"),
+    "sys-exit-on-import": ("import sys\n\nsys.exit(0)\n", "importing train.py failed: SystemExit: 0 at train.py:3"),
+}
+
+
+@pytest.mark.parametrize("case", UNUSUAL_ENTRYPOINTS)
+def test_an_entrypoint_that_does_not_return_an_estimator_is_a_user_error(factory, run_cli, case):
+    code, message = UNUSUAL_ENTRYPOINTS[case]
+    spec = churn_spec("entrypoint: train.py:build")
+    factory.model("churn", spec, {"data/train.csv": csv(customers()), "train.py": code})
+    for command in ("validate", "train"):
+        assert_user_error(run_cli(command, "churn"), spec, "entrypoint:", "model.entrypoint", message)
+
+
+FAILING_MODELS = {
+    "wrong-length-predict": ("    def predict(self, X):\n        return [0] * (len(X) + 1)\n",
+                             "evaluating failed: ValueError: "),
+    "unpicklable": ("    def fit(self, X, y):\n        import threading\n        self.lock_ = threading.Lock()\n"
+                    "        return super().fit(X, y)\n",
+                    "saving the model (it must pickle) failed: TypeError: cannot pickle '_thread.lock' object"),
+}
+
+
+@pytest.mark.parametrize("case", FAILING_MODELS)
+def test_a_model_that_fails_after_fitting_is_a_training_error_naming_the_stage(factory, run_cli, case):
+    method, message = FAILING_MODELS[case]
+    code = ("from sklearn.linear_model import LogisticRegression\n\n\nclass Model(LogisticRegression):\n"
+            + method + "\n\ndef build():\n    return Model(max_iter=500)\n")
+    spec = churn_spec("entrypoint: train.py:build")
+    factory.model("churn", spec, {"data/train.csv": csv(customers()), "train.py": code})
+    assert_user_error(run_cli("train", "churn"), spec, "entrypoint:", "model.entrypoint", message)
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,8 @@ NOT_ACCESSIBLE = "Resource not accessible by integration"
 #: GitHub's answer when a workflow's GITHUB_TOKEN may not open pull requests (a repository setting).
 ACTIONS_MAY_NOT_CREATE_PRS = "GitHub Actions is not permitted to create or approve pull requests"
 IDEMPOTENT = {"GET", "HEAD", "PUT", "PATCH", "DELETE"}
+#: Pages of 100 a listing may have: 100,000 comments or issues is more than any PR or repository needs.
+MAX_PAGES = 1000
 
 
 class GitHubError(MlshipError):
@@ -54,8 +56,9 @@ class GitHub:
         if not token:
             raise GitHubError("no GitHub token: set GITHUB_TOKEN (in a workflow step: "
                               "`env: GITHUB_TOKEN: ${{ github.token }}`)")
-        if any(c.isspace() or not c.isprintable() for c in token):
-            raise GitHubError("GITHUB_TOKEN holds spaces or control characters: set it to the token alone")
+        if any(c.isspace() or not c.isprintable() or not c.isascii() for c in token):
+            raise GitHubError("GITHUB_TOKEN holds spaces, control characters or characters that are not ASCII: "
+                              "set it to the token alone")
         self.api_url = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
         self.timeout = timeout
         self.max_wait = max_wait
@@ -108,13 +111,40 @@ class GitHub:
 
     def paginate(self, path: str, params: dict[str, Any] | None = None,
                  permission: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every item of a list endpoint, following the ``Link: rel="next"`` header."""
+        """Every item of a list endpoint, following the ``Link: rel="next"`` header: on the API's
+        own host only (the token goes with each request), and for at most :data:`MAX_PAGES` pages."""
         url: str | None = path
         query: dict[str, Any] | None = {**(params or {}), "per_page": 100}
-        while url:
+        for _ in range(MAX_PAGES):
             response = self.request("GET", url, params=query, permission=permission)
-            yield from response.json()
+            items = self._document(response)
+            if not isinstance(items, list):
+                raise self._not_api(response, "a list")
+            yield from items
             url, query = response.links.get("next", {}).get("url"), None
+            if not url:
+                return
+            if urlsplit(url)[:2] != urlsplit(self.api_url)[:2]:
+                raise GitHubError(f"GitHub's next page of {urlsplit(path).path} is on another host "
+                                  f"({urlsplit(url).netloc}): not following it with the token")
+        raise GitHubError(f"{urlsplit(path).path} has more than {MAX_PAGES} pages of 100: stopped there")
+
+    def request_json(self, method: str, url: str, **options: Any) -> Any:
+        """:meth:`request`, and its answer's JSON document (a clear error when it is not JSON)."""
+        return self._document(self.request(method, url, **options))
+
+    def _document(self, response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise self._not_api(response, "JSON") from None
+
+    def _not_api(self, response: requests.Response, expected: str) -> GitHubError:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        return GitHubError(f"GitHub's answer to {response.request.method} {urlsplit(response.url).path} is not "
+                           f"{expected} ({response.status_code}, {kind}): check GITHUB_API_URL ({self.api_url}), "
+                           "which must be the API's root: https://api.github.com, or https://HOST/api/v3 for "
+                           "GitHub Enterprise Server", response.status_code)
 
     def _retry_delay(self, method: str, response: requests.Response, attempt: int) -> float | None:
         """Seconds to wait before retrying ``response``, or None when it is final."""
@@ -170,18 +200,18 @@ class GitHub:
         return self.paginate(f"/repos/{repo}/issues/{number}/comments", permission="pull-requests: read")
 
     def create_comment(self, repo: str, number: int, body: str) -> dict[str, Any]:
-        return self.request("POST", f"/repos/{repo}/issues/{number}/comments", json={"body": body},
-                            permission="pull-requests: write").json()
+        return self.request_json("POST", f"/repos/{repo}/issues/{number}/comments", json={"body": body},
+                                 permission="pull-requests: write")
 
     def update_comment(self, repo: str, comment_id: int, body: str) -> dict[str, Any]:
-        return self.request("PATCH", f"/repos/{repo}/issues/comments/{comment_id}", json={"body": body},
-                            permission="pull-requests: write").json()
+        return self.request_json("PATCH", f"/repos/{repo}/issues/comments/{comment_id}", json={"body": body},
+                                 permission="pull-requests: write")
 
     def delete_comment(self, repo: str, comment_id: int) -> None:
         self.request("DELETE", f"/repos/{repo}/issues/comments/{comment_id}", permission="pull-requests: write")
 
     def pull_request(self, repo: str, number: int) -> dict[str, Any]:
-        return self.request("GET", f"/repos/{repo}/pulls/{number}", permission="pull-requests: read").json()
+        return self.request_json("GET", f"/repos/{repo}/pulls/{number}", permission="pull-requests: read")
 
     def permission(self, repo: str, login: str) -> str:
         """``login``'s base role on the repository: "admin", "write" (maintainers too), "read" or "none"
@@ -196,13 +226,19 @@ class GitHub:
         return str(answer.get("permission", "none"))
 
     def login(self) -> str | None:
-        """The token's own login, or None where the token may not ask (a workflow's GITHUB_TOKEN)."""
+        """The token's own login, or None for an installation token (a workflow's GITHUB_TOKEN, or a
+        GitHub App's), which may not ask. Any other refusal (a rate limit that outlasted the
+        retries) is an error: guessing the author then would post a second comment."""
         try:
-            return self.request("GET", "/user").json()["login"]
+            user = self.request_json("GET", "/user")
         except GitHubError as error:
-            if error.status == 403:
+            if error.status == 403 and NOT_ACCESSIBLE in str(error):
                 return None
             raise
+        login = user.get("login") if isinstance(user, dict) else None
+        if not isinstance(login, str):
+            raise GitHubError(f"GitHub's answer to GET /user has no login: check GITHUB_API_URL ({self.api_url})")
+        return login
 
     # --- issues and pull requests --------------------------------------------------------
 
@@ -219,7 +255,7 @@ class GitHub:
         sent: dict[str, Any] = {"title": title, "body": body}
         if labels:
             sent["labels"] = labels
-        return self.request("POST", f"/repos/{repo}/issues", json=sent, permission="issues: write").json()
+        return self.request_json("POST", f"/repos/{repo}/issues", json=sent, permission="issues: write")
 
     def update_issue(self, repo: str, number: int, *, body: str | None = None, state: str | None = None,
                      state_reason: str | None = None, duplicate_of: int | None = None) -> dict[str, Any]:
@@ -234,13 +270,13 @@ class GitHub:
             sent["state_reason"] = state_reason
         if duplicate_of is not None:
             sent["duplicate_issue_id"] = duplicate_of
-        return self.request("PATCH", f"/repos/{repo}/issues/{number}", json=sent, permission="issues: write").json()
+        return self.request_json("PATCH", f"/repos/{repo}/issues/{number}", json=sent, permission="issues: write")
 
     def create_pull_request(self, repo: str, title: str, head: str, base: str, body: str) -> dict[str, Any]:
         """Open a pull request from branch ``head`` (already pushed to ``repo``) into ``base``."""
         sent = {"title": title, "head": head, "base": base, "body": body}
         try:
-            return self.request("POST", f"/repos/{repo}/pulls", json=sent, permission="pull-requests: write").json()
+            return self.request_json("POST", f"/repos/{repo}/pulls", json=sent, permission="pull-requests: write")
         except GitHubError as error:
             if error.status == 403 and ACTIONS_MAY_NOT_CREATE_PRS in str(error):
                 raise GitHubError(f"{error}: allow it in the repository's (or organization's) Settings → Actions → "
@@ -256,8 +292,8 @@ class GitHub:
         body = {"state": state, "context": context, "description": description[:140]}
         if target_url:
             body["target_url"] = target_url
-        return self.request("POST", f"/repos/{repo}/statuses/{sha}", json=body,
-                            permission="statuses: write").json()
+        return self.request_json("POST", f"/repos/{repo}/statuses/{sha}", json=body,
+                                 permission="statuses: write")
 
     def create_check_run(self, repo: str, sha: str, name: str, conclusion: str, title: str, summary: str,
                          details_url: str | None = None) -> dict[str, Any]:
@@ -265,17 +301,17 @@ class GitHub:
                                 "output": {"title": title[:255], "summary": summary[:65535]}}
         if details_url:
             body["details_url"] = details_url
-        return self.request("POST", f"/repos/{repo}/check-runs", json=body, permission="checks: write").json()
+        return self.request_json("POST", f"/repos/{repo}/check-runs", json=body, permission="checks: write")
 
     # --- releases ------------------------------------------------------------------------
 
     def create_release(self, repo: str, tag: str, name: str, body: str) -> dict[str, Any]:
-        return self.request("POST", f"/repos/{repo}/releases", json={"tag_name": tag, "name": name, "body": body},
-                            permission="contents: write").json()
+        return self.request_json("POST", f"/repos/{repo}/releases", json={"tag_name": tag, "name": name, "body": body},
+                                 permission="contents: write")
 
     def release_by_tag(self, repo: str, tag: str) -> dict[str, Any] | None:
         try:
-            return self.request("GET", f"/repos/{repo}/releases/tags/{quote(tag, safe='/')}").json()
+            return self.request_json("GET", f"/repos/{repo}/releases/tags/{quote(tag, safe='/')}")
         except GitHubError as error:
             if error.status == 404:
                 return None
@@ -285,8 +321,11 @@ class GitHub:
                      content_type: str = "application/octet-stream") -> dict[str, Any]:
         """Upload a file to a release through its ``upload_url`` template."""
         url = release["upload_url"].split("{", 1)[0]
-        return self.request("POST", url, params={"name": name or path.name}, data=path.read_bytes(),
-                            headers={"Content-Type": content_type}, permission="contents: write").json()
+        return self.request_json("POST", url, params={"name": name or path.name}, data=path.read_bytes(),
+                                 headers={"Content-Type": content_type}, permission="contents: write")
+
+    def delete_asset(self, repo: str, asset_id: int) -> None:
+        self.request("DELETE", f"/repos/{repo}/releases/assets/{asset_id}", permission="contents: write")
 
     def download_asset(self, repo: str, asset_id: int, destination: Path) -> Path:
         """Download a release asset, following GitHub's redirect to its storage, atomically."""

@@ -1,12 +1,18 @@
 """Putting a PR result on GitHub: one sticky comment, a verdict, or a hand-off for fork PRs.
 
-**The sticky comment** carries a hidden marker, ``<!-- mlship:<key> -->``. mlship reads
+**The sticky comment** carries a hidden marker, ``<!-- mlship:<key> -->``, as its first
+line: only the first line counts, so a marker quoted anywhere else (by a slice value, or
+in a fork's hand-off) never makes a comment look like another key's; and text that went
+through :mod:`mlship.markdown` cannot produce one at all. mlship reads
 every page of the PR's comments and takes the marked comments written by its own
 login: updates the oldest in place (no write when the body is unchanged), deletes any
 others (left by two runs racing), or creates one. The login comes from ``GET /user``
-where the token may read it (a personal or app user token); a workflow's
-``GITHUB_TOKEN`` may not, and writes as ``github-actions[bot]``, which is then assumed.
-A GitHub App's installation token writes as ``<app-slug>[bot]``: pass it as the author.
+where the token may read it (a personal or app user token). An installation token (a
+workflow's ``GITHUB_TOKEN``, which writes as ``github-actions[bot]``, or a GitHub App's,
+which writes as ``<app-slug>[bot]``) may not; then the author is the bot account
+(``type: Bot``, which no person's account has) of the oldest marked comment, and only that
+bot's comments are kept or deleted. Where several bots write mlship's markers, pass the
+author explicitly.
 
 **Fork PRs** get a read-only token, so nothing is posted from their run: the comment and
 a small ``pr.json`` go to a hand-off folder, which a trusted workflow (``on:
@@ -16,7 +22,9 @@ workflow_run``) downloads, validates with :func:`read_handoff` and posts.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,12 +73,22 @@ def marker(key: str) -> str:
     return f"<!-- mlship:{key} -->"
 
 
+def marked(body: str, tag: str) -> bool:
+    """Whether ``body`` (as GitHub returns it) starts with the line ``tag``."""
+    return body.lstrip("\ufeff").replace("\r\n", "\n").split("\n", 1)[0].strip() == tag
+
+
+def with_marker(body: str, tag: str) -> str:
+    """``body`` with ``tag`` as its first line."""
+    return body if marked(body, tag) else f"{tag}\n{body}"
+
+
 def post_sticky(client: GitHub, repo: str, number: int, body: str, key: str = "report",
                 author: str | None = None) -> Posted:
     """Create or update the one comment marked with ``key`` on PR ``number``."""
     tag = marker(key)
-    body = body if tag in body else f"{tag}\n{body}"
-    author = author or client.login() or ACTIONS_BOT
+    body = with_marker(body, tag)
+    author = author or client.login()
     for attempt in range(1, CREATE_ATTEMPTS + 1):
         ours = _ours(client, repo, number, tag, author)
         if ours:
@@ -91,10 +109,18 @@ def post_sticky(client: GitHub, repo: str, number: int, body: str, key: str = "r
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def _ours(client: GitHub, repo: str, number: int, tag: str, author: str) -> list[dict[str, Any]]:
-    found = [c for c in client.comments(repo, number)
-             if tag in (c.get("body") or "") and (c.get("user") or {}).get("login") == author]
-    return sorted(found, key=lambda c: c["id"])
+def _ours(client: GitHub, repo: str, number: int, tag: str, author: str | None) -> list[dict[str, Any]]:
+    return by_author([c for c in client.comments(repo, number) if marked(c.get("body") or "", tag)], author, "id")
+
+
+def by_author(items: list[dict[str, Any]], author: str | None, order: str) -> list[dict[str, Any]]:
+    """``items`` written by ``author``, oldest first; with no author known (an installation
+    token), by the bot that wrote the oldest of them."""
+    items = sorted(items, key=lambda item: item[order])
+    if author is None:
+        bots = [item["user"]["login"] for item in items if (item.get("user") or {}).get("type") == "Bot"]
+        author = bots[0] if bots else None
+    return [item for item in items if author is not None and (item.get("user") or {}).get("login") == author]
 
 
 def _keep_one(client: GitHub, repo: str, ours: list[dict[str, Any]], body: str) -> Posted:
@@ -161,14 +187,10 @@ def check_handoff_is_for(client: GitHub, handoff: Handoff, run_head_sha: str | N
 def read_handoff(folder: Path) -> Handoff:
     """Read and validate a hand-off written by an untrusted run: every field is checked."""
     meta_path, body_path = folder / HANDOFF_META, folder / HANDOFF_COMMENT
-    for path, limit in ((meta_path, MAX_META_BYTES), (body_path, MAX_BODY * 4)):
-        if not path.is_file():
-            raise MlshipError(f"the hand-off has no {path.name} in {display_path(folder)}")
-        if path.stat().st_size > limit:
-            raise MlshipError(f"{display_path(path)} is {path.stat().st_size:,} bytes, over the {limit:,} allowed")
+    meta_bytes, body_bytes = _read_regular(meta_path, MAX_META_BYTES), _read_regular(body_path, MAX_BODY * 4)
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        body = body_path.read_text(encoding="utf-8")
+        meta = json.loads(meta_bytes.decode("utf-8"))
+        body = body_bytes.decode("utf-8")
     except (ValueError, UnicodeDecodeError) as error:
         raise MlshipError(f"the hand-off in {display_path(folder)} is malformed: {error}") from None
     if not isinstance(meta, dict):
@@ -192,6 +214,29 @@ def read_handoff(folder: Path) -> Handoff:
         raise MlshipError(f"{display_path(meta_path)}: 'models' must map at most {MAX_MODELS} model names to "
                           "true or false")
     return Handoff(meta["repository"], meta["pr"], meta["head_sha"], meta["passed"], meta["key"], body, models)
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of ``path``, which must be a regular file (not a link, which could point at a
+    file of the trusted runner, nor a FIFO or device) of at most ``limit`` bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise MlshipError(f"the hand-off has no {path.name} in {display_path(path.parent)}") from None
+    except OSError as error:
+        if path.is_symlink():
+            raise MlshipError(f"{display_path(path)} is a symbolic link: a hand-off holds regular files only") from None
+        raise MlshipError(f"cannot read {display_path(path)}: {error.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise MlshipError(f"{display_path(path)} is not a regular file: a hand-off holds regular files only")
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            data = stream.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise MlshipError(f"{display_path(path)} is {path.stat().st_size:,} bytes, over the {limit:,} allowed")
+    return data
 
 
 def publish_model_statuses(client: GitHub, repo: str, sha: str, models: dict[str, bool],

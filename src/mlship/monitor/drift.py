@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from mlship.errors import DataError, Location, did_you_mean, display_path
 from mlship.files import atomic_write_json, atomic_write_text
+from mlship.markdown import Markdown, code
 from mlship.spec import Monitoring
 from mlship.train.profile import category_counts, label
 
@@ -52,6 +53,10 @@ MIN_EXPECTED = 5
 #: Numbers outside the reference's range are listed in the report from this share of the values.
 OUT_OF_RANGE_SHOWN = 0.01
 MAX_LISTED = 12
+#: How deep a log record may nest: the service writes three levels; pyarrow's reader
+#: recurses per level and overflows the stack (SIGSEGV) on a line nested 100,000 deep.
+MAX_LOG_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 
 @dataclass(frozen=True)
@@ -283,6 +288,7 @@ def _read_log(file: Path, profile: dict[str, Any]) -> "tuple[pd.DataFrame, pd.Da
 
     if file.stat().st_size == 0:
         return None
+    _check_depth(file)
     try:
         table = pj.read_json(file)
     except pa.ArrowInvalid as error:
@@ -352,6 +358,24 @@ def _numbers(values: "pd.Series", where: Callable[[int], tuple[Location, str]]) 
         values = numbers
     x = values.to_numpy(dtype=float, na_value=np.nan)
     return pd.Series(np.where(np.isinf(x), np.nan, x), index=values.index, name=values.name)
+
+
+def _check_depth(file: Path) -> None:
+    """Refuse a line nested deeper than :data:`MAX_LOG_DEPTH` before any JSON reader sees it.
+
+    Only a line with that many brackets at all is looked at closely (outside its strings).
+    """
+    with open(file, "rb") as stream:
+        for number, line in enumerate(stream, 1):
+            if line.count(b"{") + line.count(b"[") <= MAX_LOG_DEPTH:
+                continue
+            depth = deepest = 0
+            for bracket in re.findall(rb"[\[\]{}]", _JSON_STRING.sub(b'""', line)):
+                depth += 1 if bracket in b"[{" else -1
+                deepest = max(deepest, depth)
+            if deepest > MAX_LOG_DEPTH:
+                raise DataError(f"the record is nested more than {MAX_LOG_DEPTH} levels deep: each line must be one "
+                                "record of the service's log format", Location(file, number))
 
 
 def _log_error(file: Path, error: Exception) -> DataError:
@@ -429,10 +453,14 @@ def _version_notes(fingerprints: "pd.Series", ours: "np.ndarray", fingerprint: s
     if not others:
         return []
     if not ours.any():
-        return [f"Prediction drift is not checked: no record was predicted by this model version "
-                f"(`{fingerprint[:12]}`); the logs are from {', '.join(f'`{f}`' for f in others)}."]
-    return [f"{int((~ours).sum()):,} of {len(ours):,} records were predicted by other model versions "
-            f"({', '.join(f'`{f}`' for f in others)}): their features are compared, their predictions are not."]
+        return [Markdown("Prediction drift is not checked: no record was predicted by this model version ({}); "
+                         "the logs are from {}.").format(code(fingerprint[:12]), _codes(others))]
+    return [Markdown("{:,} of {:,} records were predicted by other model versions ({}): their features are compared, "
+                     "their predictions are not.").format(int((~ours).sum()), len(ours), _codes(others))]
+
+
+def _codes(values: list[str]) -> Markdown:
+    return Markdown(", ").join(map(code, values))
 
 
 def _oldest_first(path: Path) -> tuple[int, str]:
@@ -481,8 +509,8 @@ def detect(profile: dict[str, Any], current: Current, settings: Monitoring, fing
         if len(values) >= settings.min_rows:
             predictions.append(measure(name, reference, values, settings.bins, with_missing=False))
         elif len(values):
-            notes.append(f"`{name}` is not checked: {len(values):,} values from this model version, fewer than "
-                         f"monitoring.min_rows ({settings.min_rows:,}).")
+            notes.append(Markdown("{} is not checked: {:,} values from this model version, fewer than "
+                                  "monitoring.min_rows ({:,}).").format(code(name), len(values), settings.min_rows))
     target = None
     if current.target is not None and profile.get("target") and current.target.notna().any():
         target = measure(profile["target"]["name"], profile["target"], current.target.dropna(), settings.bins,
@@ -756,9 +784,9 @@ def _row(c: ColumnDrift) -> dict[str, str]:
 
 def _unseen(c: ColumnDrift) -> dict[str, Any]:
     shown = list(c.unseen.items())[:MAX_LISTED]
-    listed = ", ".join(f"`{category}` ({count:,})" for category, count in shown)
+    listed = Markdown(", ").join(Markdown("{} ({:,})").format(code(category), count) for category, count in shown)
     if len(c.unseen) > MAX_LISTED:
-        listed += f", ... ({len(c.unseen)} in all)"
+        listed += Markdown(", ... ({} in all)").format(len(c.unseen))
     pooled = (f" (the reference pooled {c.reference_pooled:,} rare categories, so some of these may be rare "
               "rather than new)") if c.reference_pooled else ""
     share = sum(c.unseen.values()) / max(c.current_rows, 1)

@@ -1,6 +1,6 @@
 """One GitHub issue per drifting model, opened or updated by the scheduled drift check.
 
-The issue carries a hidden marker, ``<!-- mlship:drift:<model> -->``, and the label
+The issue carries a hidden marker as its first line, ``<!-- mlship:drift:<model> -->``, and the label
 ``mlship-drift``. Each run reads every page of the repository's open issues with that
 label (GitHub lists pull requests among issues: they are skipped) and takes those with
 the marker written by the token's own login, found as for the sticky PR comment (see
@@ -27,7 +27,7 @@ from typing import Any
 
 from mlship.errors import MlshipError
 from mlship.github.client import GitHub, GitHubError
-from mlship.github.publish import ACTIONS_BOT, CREATE_ATTEMPTS, marker, same_text
+from mlship.github.publish import CREATE_ATTEMPTS, by_author, marked, marker, same_text
 
 LABEL = "mlship-drift"
 RUN_LINK_PREFIX = "<sub>Reported by "
@@ -52,7 +52,7 @@ def report_drift(client: GitHub, repo: str, model: str, drifted: bool, body_mark
                  run_url: str | None = None, author: str | None = None) -> IssueOutcome:
     """Open or update the one issue that tracks ``model``'s drift, or leave it be when there is none."""
     tag = marker(f"drift:{model}")
-    author = author or client.login() or ACTIONS_BOT
+    author = author or client.login()
     if not drifted:
         ours = _ours(client, repo, tag, author)
         return IssueOutcome("no drift", ours[0]["number"], ours[0].get("html_url", "")) if ours \
@@ -89,11 +89,10 @@ def _body(tag: str, report: str, run_url: str | None) -> str:
     return body + f"\n{RUN_LINK_PREFIX}[this workflow run]({run_url}).</sub>\n" if run_url else body
 
 
-def _ours(client: GitHub, repo: str, tag: str, author: str) -> list[dict[str, Any]]:
+def _ours(client: GitHub, repo: str, tag: str, author: str | None) -> list[dict[str, Any]]:
     found = [issue for issue in client.issues(repo, labels=[LABEL])
-             if "pull_request" not in issue and tag in (issue.get("body") or "")
-             and (issue.get("user") or {}).get("login") == author]
-    return sorted(found, key=lambda issue: issue["number"])
+             if "pull_request" not in issue and marked(issue.get("body") or "", tag)]
+    return by_author(found, author, "number")
 
 
 def _keep_one(client: GitHub, repo: str, ours: list[dict[str, Any]], body: str) -> IssueOutcome:

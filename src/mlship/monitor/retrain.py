@@ -35,6 +35,7 @@ from mlship import git
 from mlship.errors import DataError, Location, MlshipError, Problem, SpecError, display_path
 from mlship.files import atomic_copy, atomic_write_text, sha256_file
 from mlship.github.publish import REPOSITORY_RE
+from mlship.markdown import Markdown, code, escape
 from mlship.project import Project
 from mlship.spec import SEMVER_RE, SPEC_FILE, Spec, load_spec
 
@@ -317,11 +318,11 @@ def _commit_message(retrained: Retrained) -> str:
 def pull_request_body(retrained: Retrained) -> str:
     """What the pull request says: why, what changed in the data, and what happens next."""
     change = retrained.data
-    lines = [MARKER.format(model=retrained.model), f"## Retraining `{retrained.model}` on new data", ""]
+    lines = [MARKER.format(model=retrained.model), f"## Retraining {code(retrained.model)} on new data", ""]
     if retrained.note:
-        lines += [*(f"> {line}" if line else ">" for line in retrained.note.splitlines()), ""]
+        lines += [*(f"> {escape(line)}" if line.strip() else ">" for line in retrained.note.splitlines()), ""]
     lines += [
-        f"`mlship retrain` replaced `{change.path}`, the data file of `{retrained.model}`, with new data:",
+        f"`mlship retrain` replaced {code(change.path)}, the data file of {code(retrained.model)}, with new data:",
         "",
         "| | rows | SHA-256 |",
         "|---|---:|---|",
@@ -331,9 +332,9 @@ def pull_request_body(retrained: Retrained) -> str:
     ]
     if change.columns_added:
         used = " The spec lists no features, so the model uses them." if change.implicit_features else ""
-        lines += [f"New columns: {', '.join(f'`{c}`' for c in change.columns_added)}.{used}", ""]
+        lines += [f"New columns: {Markdown(', ').join(map(code, change.columns_added))}.{used}", ""]
     if change.columns_removed:
-        lines += [f"Columns no longer in the data: {', '.join(f'`{c}`' for c in change.columns_removed)}.", ""]
+        lines += [f"Columns no longer in the data: {Markdown(', ').join(map(code, change.columns_removed))}.", ""]
     if retrained.new_version:
         lines += [f"The spec's `version:` goes from {retrained.old_version} to {retrained.new_version}, so the merge "
                   "releases a new version.", ""]

@@ -4,6 +4,11 @@ The PR flow writes them and they are committed with the change, so the reviewed 
 shows them and the merge records what was approved. On the way to a release,
 :func:`verify` checks that the model trained at the working tree is the one in the
 ledger, by fingerprint: what was reviewed is what ships.
+
+The three files are one unit: ``metrics.json`` records the SHA-256 of the other two and
+is written last. A run killed between the files leaves a ``metrics.json`` that does not
+name the card and profile beside it, which :func:`read` refuses (as it refuses a
+``metrics.json`` edited by hand into another shape); running ``mlship pr`` again mends it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlship.errors import MlshipError, display_path
-from mlship.files import atomic_write_json, atomic_write_text
+from mlship.files import atomic_write_json, atomic_write_text, sha256_file
 from mlship.project import Project
 from mlship.train.fingerprint import fingerprint
 
@@ -62,10 +67,10 @@ def write(project: Project, comparison: "Comparison") -> list[Path]:
     if entry is None:
         raise LedgerError(f"the cache lost the entry of '{comparison.name}' ({comparison.candidate.fingerprint[:12]}) "
                           "while it was compared: run again")
-    document = ledger_document(comparison)
-    atomic_write_json(target / METRICS, document)
     atomic_write_text(target / CARD, render_model_card(comparison, project.root))
     atomic_write_text(target / PROFILE, (entry.path / PROFILE_FILE).read_text())
+    document = {**ledger_document(comparison), "files": {name: sha256_file(target / name) for name in (CARD, PROFILE)}}
+    atomic_write_json(target / METRICS, document)  # last: the ledger's commit point
     return [target / METRICS, target / CARD, target / PROFILE]
 
 
@@ -96,14 +101,47 @@ def ledger_document(c: "Comparison") -> dict[str, Any]:
 
 
 def read(project: Project, name: str) -> dict[str, Any]:
+    """The model's ``metrics.json``, checked: its shape, and that the card and profile beside it
+    are the ones it records."""
     path = folder(project, name) / METRICS
     if not path.is_file():
         raise LedgerError(f"no ledger for '{name}' at {display_path(path)}: run `mlship pr` on the change "
                           f"and commit {REPORTS_DIR}/{name}/")
+    again = f"run `mlship pr` again and commit {REPORTS_DIR}/{name}/"
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise LedgerError(f"{display_path(path)} is not valid JSON ({error})") from None
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise LedgerError(f"{display_path(path)} is not valid JSON ({error}): {again}") from None
+    problem = _shape_problem(document)
+    if problem:
+        raise LedgerError(f"{display_path(path)}: {problem}: {again}")
+    for file, digest in (document.get("files") or {}).items():
+        other = path.parent / file
+        if not other.is_file() or sha256_file(other) != digest:
+            raise LedgerError(f"{display_path(path)} does not record the {file} beside it (the ledger was written "
+                              f"partly, or edited): {again}")
+    return document
+
+
+#: The fields later steps rely on, and what each must be.
+_FIELDS: dict[str, tuple[type, ...]] = {"fingerprint": (str,), "fingerprint_parts": (dict,), "passed": (bool,),
+                                        "metrics": (dict,), "primary_metric": (str,)}
+
+
+def _shape_problem(document: Any) -> str | None:
+    if not isinstance(document, dict):
+        return "it must hold a JSON object"
+    for key, kinds in _FIELDS.items():
+        if not isinstance(document.get(key), kinds):
+            wanted = "an object" if kinds == (dict,) else kinds[0].__name__
+            return f"'{key}' must be {wanted}, got {document.get(key)!r}"
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in document["metrics"].values()):
+        return "'metrics' must map each metric to a number"
+    files = document.get("files", {})
+    if not (isinstance(files, dict) and set(files) <= {CARD, PROFILE}
+            and all(isinstance(v, str) for v in files.values())):
+        return f"'files' must map {CARD} and {PROFILE} to their SHA-256"
+    return None
 
 
 def verify(project: Project, name: str) -> Verification:

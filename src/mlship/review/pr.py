@@ -12,6 +12,7 @@ from mlship import git
 from mlship.errors import MlshipError, SpecError, display_path
 from mlship.files import atomic_write_json, atomic_write_text
 from mlship.github.actions import RunContext
+from mlship.markdown import Markdown, code
 from mlship.project import Project
 from mlship.review import ledger
 from mlship.review.acceptance import Acceptance, acceptance_for
@@ -65,7 +66,8 @@ def run(project: Project, base: str | None = None, out: Path | None = None, run_
                 result.written += ledger.write(project, comparison)
     out = out or project.root / ledger.REPORTS_DIR
     full_path = out / "pr-comment.full.md"
-    hint = f"The full report is in `{full_path.name}` beside this comment's file, and in the workflow run's artifacts."
+    hint = Markdown("The full report is in {} beside this comment's file, and in the workflow run's artifacts.").format(
+        code(full_path.name))
     full = render_comment(result, project.root, run_url, hint, limit=sys.maxsize)
     result.comment = full if len(full) <= MAX_COMMENT else render_comment(result, project.root, run_url, hint)
     atomic_write_text(out / "pr-comment.md", result.comment)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlship import __version__
+from mlship.markdown import Markdown, code, paragraphs
 from mlship.review.acceptance import command
 from mlship.templating import environment
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from mlship.review.compare import Comparison
     from mlship.review.result import PrResult
 
-MARKER = "<!-- mlship:report -->"
+MARKER = Markdown("<!-- mlship:report -->")
 #: GitHub rejects comment bodies over 65,536 characters; keep a margin for the marker and links.
 MAX_COMMENT = 65_000
 VERDICTS = {"better": "✅ better", "worse": "❌ worse", "unchanged": "➖ within noise"}
@@ -67,17 +68,19 @@ def _comment_context(result: "PrResult", run_url: str | None, full_report_hint: 
     confidence = {c.spec.config.evaluation.bootstrap.confidence for c in result.comparisons} or {0.95}
     settings = {("paired" if c.paired else "unpaired", c.spec.config.evaluation.bootstrap.resamples,
                  c.spec.config.evaluation.bootstrap.confidence) for c in result.comparisons if c.baseline}
-    method = "; ".join(f"{kind} bootstrap, {r:,} resamples, {c:.0%} intervals" for kind, r, c in sorted(settings))
+    method = Markdown("; ").join(f"{kind} bootstrap, {r:,} resamples, {c:.0%} intervals"
+                                 for kind, r, c in sorted(settings))
     if any(c.change_tests for c in result.comparisons):
         method += "; change gates test each drop against its bound, Holm-adjusted per model"
     method += _seed_method(result.comparisons)
-    footer = " · ".join(filter(None, [f"mlship {__version__}", method, f"[workflow run]({run_url})" if run_url else ""]))
+    footer = Markdown(" · ").join(filter(None, [f"mlship {__version__}", method,
+                                                Markdown("[workflow run]({})").format(run_url) if run_url else ""]))
     return {
         "marker": MARKER,
         "verdict_icon": icon,
         "headline": headline,
-        "intro": f"Compared with `{result.base}` at `{result.merge_base[:7]}` (the merge-base)."
-                 if result.merge_base else "",
+        "intro": Markdown("Compared with {} at {} (the merge-base).").format(
+            code(result.base), code(result.merge_base[:7])) if result.merge_base else "",
         "confidence_label": "/".join(f"{c:.0%}" for c in sorted(confidence)),
         "models": [_model_view(c) for c in result.comparisons],
         "errors": [{"name": name, "problems": problems} for name, problems in result.errors.items()],
@@ -87,17 +90,18 @@ def _comment_context(result: "PrResult", run_url: str | None, full_report_hint: 
     }
 
 
-def _seed_method(comparisons: list["Comparison"]) -> str:
+def _seed_method(comparisons: list["Comparison"]) -> Markdown:
     """Once for the comment: which models' intervals include the variation between training seeds, and
     which leave it out though their estimator takes a seed."""
-    text = ""
+    text = Markdown("")
     for seeds in sorted({c.seeds for c in comparisons if c.baseline and c.seeds > 1}):
-        names = ", ".join(f"`{c.name}`" for c in comparisons if c.baseline and c.seeds == seeds)
-        text += f"; the intervals of {names} include the variation between {seeds} training seeds"
-    left_out = [f"`{c.name}`" for c in comparisons if c.seeded and c.baseline and c.seeds == 1]
+        names = Markdown(", ").join(code(c.name) for c in comparisons if c.baseline and c.seeds == seeds)
+        text += Markdown("; the intervals of {} include the variation between {} training seeds").format(names, seeds)
+    left_out = [code(c.name) for c in comparisons if c.seeded and c.baseline and c.seeds == 1]
     if left_out:
-        text += (f"; the intervals do not include variation between training seeds ({', '.join(left_out)} "
-                 f"{'has' if len(left_out) == 1 else 'have'} a random_state; `evaluation.seeds` adds it)")
+        text += Markdown("; the intervals do not include variation between training seeds ({} {} a random_state; "
+                         "{} adds it)").format(Markdown(", ").join(left_out), "has" if len(left_out) == 1 else "have",
+                                               code("evaluation.seeds"))
     return text
 
 
@@ -109,7 +113,7 @@ def _model_view(c: "Comparison") -> dict[str, Any]:
         cand = c.candidate.metrics.get(name)
         delta = c.deltas.get(name)
         rows.append({
-            "name": f"**{name}**" if name == primary else name,
+            "name": Markdown("**{}**").format(name) if name == primary else name,
             "baseline": fmt(base),
             "candidate": fmt(cand) if cand is not None else "n/a",
             "delta": arrow_delta(delta.delta) if delta else "",
@@ -122,6 +126,7 @@ def _model_view(c: "Comparison") -> dict[str, Any]:
         "icon": "☑️" if c.accepted else "✅" if c.passed else "❌",
         "headline": _headline(c, primary) + (f"; failed gates accepted by @{c.accepted.by}" if c.accepted else ""),
         "accepted": c.accepted,
+        "accepted_link": Markdown("[comment]({})").format(c.accepted.url) if c.accepted else "",
         "accept_command": "" if c.passed else command(c.name, c.candidate.fingerprint),
         "note": c.note,
         "rows": rows,
@@ -193,7 +198,7 @@ def _data_rows(diff: dict[str, Any]) -> list[dict[str, str]]:
     for key, label in (("columns_added", "columns added"), ("columns_removed", "columns removed"),
                        ("features_added", "features added"), ("features_removed", "features removed")):
         if diff[key]:
-            lines.append({"label": label, "baseline": "", "candidate": ", ".join(f"`{c}`" for c in diff[key])})
+            lines.append({"label": label, "baseline": "", "candidate": Markdown(", ").join(map(code, diff[key]))})
     lines.append({"label": "data digest", "baseline": _digests(digest_old), "candidate": _digests(digest_new)})
     return lines
 
@@ -201,11 +206,11 @@ def _data_rows(diff: dict[str, Any]) -> list[dict[str, str]]:
 def _provenance(c: "Comparison") -> list[dict[str, str]]:
     base = c.baseline
     return [
-        {"label": "commit", "baseline": f"`{base.commit[:7]}` (merge-base)" if base else "none",
-         "candidate": (f"`{c.candidate.commit[:7]}`" if c.candidate.commit else "outside git")
-         + (" + uncommitted changes" if c.candidate.dirty else "")},
-        {"label": "fingerprint", "baseline": f"`{base.fingerprint[:12]}`" if base else "none",
-         "candidate": f"`{c.candidate.fingerprint[:12]}`"},
+        {"label": "commit", "baseline": Markdown("{} (merge-base)").format(code(base.commit[:7])) if base else "none",
+         "candidate": (code(c.candidate.commit[:7]) if c.candidate.commit else Markdown("outside git"))
+         + (Markdown(" + uncommitted changes") if c.candidate.dirty else "")},
+        {"label": "fingerprint", "baseline": code(base.fingerprint[:12]) if base else "none",
+         "candidate": code(c.candidate.fingerprint[:12])},
         {"label": "trained", "baseline": ("from cache" if base.cache_hit else "in this run") if base else "",
          "candidate": "from cache" if c.candidate.cache_hit else "in this run"},
         {"label": "rows compared", "baseline": "the candidate's held-out rows" if c.paired else "its own held-out rows",
@@ -229,11 +234,13 @@ def _card_context(c: "Comparison") -> dict[str, Any]:
     spec, lineage = c.spec, c.candidate_lineage
     return {
         "name": c.name,
-        "description": spec.config.description.strip() or "No description in the spec (add `description:`).",
+        "description": paragraphs(spec.config.description) if spec.config.description.strip()
+        else Markdown("No description in the spec (add `description:`)."),
         "task": spec.task,
         "model": spec.config.model.estimator or spec.config.model.entrypoint,
         "params": [{"key": k, "value": _value(v)} for k, v in sorted(spec.config.model.params.items())],
-        "data_source": spec.config.data.path or f"scikit-learn's bundled `{spec.config.data.sklearn}` dataset",
+        "data_source": spec.config.data.path or Markdown("scikit-learn's bundled {} dataset").format(
+            code(spec.config.data.sklearn)),
         "target": spec.target,
         "data": lineage["data"],
         "target_profile": _target(lineage["data"].get("target")),
@@ -276,16 +283,16 @@ def interval(delta: "Delta") -> str:
     """The interval, and with ``evaluation.seeds`` how much the delta varies between training seeds."""
     if not math.isfinite(delta.ci_low):
         return "n/a"
-    seeds = f" (seeds ±{fmt(delta.seed_sd)})" if delta.seed_sd is not None else ""
-    return f"[{_signed(delta.ci_low)}, {_signed(delta.ci_high)}]{seeds}"
+    shown = Markdown("[{}, {}]").format(_signed(delta.ci_low), _signed(delta.ci_high))
+    return shown + (f" (seeds ±{fmt(delta.seed_sd)})" if delta.seed_sd is not None else "")
 
 
 def _signed(value: float) -> str:
     return ("+" if value > 0 else "−" if value < 0 else "") + fmt(abs(value))
 
 
-def _value(value: Any) -> str:
-    return "*(unset)*" if value is None else f"`{json.dumps(value)}`"
+def _value(value: Any) -> Markdown:
+    return Markdown("*(unset)*") if value is None else code(json.dumps(value))
 
 
 def _rows(rows: dict[str, int] | None) -> str:
@@ -303,6 +310,6 @@ def _target(profile: dict[str, Any] | None) -> str:
 def _digests(digests: dict[str, str] | None) -> str:
     if not digests:
         return ""
-    return "<br>".join(f"`{path}` {digest[:12]}" if len(digest) == 64 else f"`{path}`"
-                       for path, digest in digests.items())
+    return Markdown("<br>").join(Markdown("{} {}").format(code(path), digest[:12]) if len(digest) == 64 else code(path)
+                                 for path, digest in digests.items())
 

@@ -178,6 +178,11 @@ class GitHubReleases:
         present = {asset["name"]: asset for asset in release.get("assets", [])}
         written, kept = [], []
         for name in [*_listed(sums), SUMS]:  # SHA256SUMS last: a release that has it is complete
+            if name in present and present[name].get("state", "uploaded") != "uploaded":
+                # An upload cut off (a 502) leaves an empty asset that is not "uploaded" (the docs say
+                # "starter", the OpenAPI description "open"); GitHub documents that it can be safely
+                # deleted, so it is, and the upload is done again.
+                self.client.delete_asset(self.repository, present.pop(name)["id"])
             if name in present:
                 if name in files and present[name]["size"] != files[name].stat().st_size:
                     raise StorageError(f"the release {release['html_url']} has a {name} of another size than this "

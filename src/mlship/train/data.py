@@ -9,6 +9,7 @@ kept, so a later comparison can tell which rows a version trained on.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -161,13 +162,33 @@ def read_table(path: Path, location: Location | None) -> pd.DataFrame:
         raise DataError(f"data file {display_path(path)} does not exist (paths are relative to the model folder)",
                         location)
     try:
+        _refuse_duplicates(_header(path), path)
         if path.suffix.lower() == ".csv":
             return pd.read_csv(path)
         return pd.read_parquet(path)
     except pd.errors.EmptyDataError:
         raise DataError(f"{display_path(path)} is empty: it has no header and no rows", location) from None
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, csv.Error) as error:
         raise DataError(f"cannot read {display_path(path)}: {error}", location) from None
+
+
+def _header(path: Path) -> list[str]:
+    """The column names as the file has them: pandas renames a repeated CSV column (``a``, ``a.1``)."""
+    if path.suffix.lower() != ".csv":
+        import pyarrow.parquet as pq
+
+        return pq.read_schema(path).names
+    with open(path, encoding="utf-8", newline="") as stream:
+        return next(csv.reader(stream), [])
+
+
+def _refuse_duplicates(columns: list[str], path: Path) -> None:
+    seen: set[str] = set()
+    for column in columns:
+        if column in seen:
+            raise DataError(f"the column '{column}' appears twice in the header of {display_path(path)}: "
+                            "rename or remove one", Location(path, 1, column))
+        seen.add(column)
 
 
 def _read_source(spec: Spec) -> pd.DataFrame:

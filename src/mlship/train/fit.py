@@ -106,8 +106,10 @@ def _instantiate(spec: Spec) -> Any:
     if cls is None:
         names = [n for n in dir(module) if not n.startswith("_")]
         raise SpecError([Problem(where, f"'{module_name}' has no '{class_name}'{did_you_mean(class_name, names)}")])
-    if not (isinstance(cls, type) and hasattr(cls, "fit") and hasattr(cls, "get_params")):
-        raise SpecError([Problem(where, f"'{path}' is not an estimator class (one with fit and get_params)")])
+    if not (isinstance(cls, type) and all(hasattr(cls, name) for name in ("fit", "predict", "get_params"))):
+        raise SpecError([Problem(where, f"'{path}' is not an estimator class (one with fit, predict and get_params)")])
+    if inspect.isabstract(cls):
+        raise SpecError([Problem(where, f"'{path}' is an abstract class: name one of its concrete subclasses")])
     params = spec.config.model.params
     accepted = _param_names(cls)
     unknown = [
@@ -118,7 +120,12 @@ def _instantiate(spec: Spec) -> Any:
     ]
     if unknown:
         raise SpecError(unknown)
-    estimator = cls(**params)
+    try:
+        estimator = cls(**params)
+    except TypeError as error:
+        raise SpecError([Problem(where, f"{class_name} cannot be built from model.params ({error}); an estimator "
+                                        "that needs other estimators (a Pipeline, a GridSearchCV) is built in an "
+                                        "entrypoint function instead")]) from None
     _validate_param_values(spec, estimator)
     return estimator
 
@@ -154,7 +161,9 @@ def _load_entrypoint(spec: Spec) -> tuple[ModuleType, Callable[..., Any]]:
     sys.modules[module_name] = module
     try:
         module_spec.loader.exec_module(module)
-    except Exception as error:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # sys.exit() or an exception of its own hierarchy, too
         del sys.modules[module_name]
         raise SpecError([Problem(where, f"importing {file.name} failed: {_user_code_error(error, file.name)}")]) from error
     function = getattr(module, function_name, None)
@@ -178,25 +187,31 @@ def _call_entrypoint(spec: Spec, function: Callable[..., Any]) -> Any:
         raise SpecError([Problem(spec.location(*field), f"{function.__name__}{signature}: {error}{hint}")]) from None
     try:
         estimator = function(**params)
-    except Exception as error:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # sys.exit() or an exception of its own hierarchy, too
         file = spec.entrypoint()[0].name
         raise TrainingError(f"{spec.location('model', 'entrypoint')}: {function.__name__}() raised "
                             f"{_user_code_error(error, file)}") from error
-    if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")):
+    if isinstance(estimator, type):
+        raise SpecError([Problem(spec.location("model", "entrypoint"),
+                                 f"{function.__name__}() returned the class {estimator.__name__}, not an estimator: "
+                                 f"return {estimator.__name__}(...)")])
+    if not all(hasattr(estimator, name) for name in ("fit", "predict", "get_params")):
         raise SpecError([Problem(spec.location("model", "entrypoint"),
                                  f"{function.__name__}() returned {type(estimator).__name__}, not an estimator "
-                                 "with fit and predict")])
+                                 "with fit, predict and get_params (subclass sklearn.base.BaseEstimator)")])
     return estimator
 
 
-def _user_code_error(error: Exception, file_name: str) -> str:
+def _user_code_error(error: BaseException, file_name: str) -> str:
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.endswith(file_name)]
     where = f" at {file_name}:{frames[-1].lineno}" if frames else ""
     return f"{type(error).__name__}: {error}{where}"
 
 
 def _check_task(spec: Spec, estimator: Any) -> None:
-    kind = "classifier" if is_classifier(estimator) else "regressor" if is_regressor(estimator) else None
+    kind = "classifier" if is_classifier(estimator) else "regressor" if is_regressor(estimator) else _kind(estimator)
     expected = {"classification": "classifier", "regression": "regressor"}[spec.task]
     if kind and kind != expected:
         field = ("model", "estimator") if spec.config.model.estimator else ("model", "entrypoint")
@@ -220,6 +235,16 @@ def reseeded(estimator: Any, shift: int) -> Any | None:
     shifted = {k: v + shift for k, v in seed_params(estimator).items()
                if isinstance(v, (int, np.integer)) and not isinstance(v, bool)}
     return clone(estimator).set_params(**shifted) if shifted else None
+
+
+def _kind(estimator: Any) -> str | None:
+    """What scikit-learn says another estimator is (a clusterer, an outlier detector), if anything."""
+    from sklearn.utils import get_tags
+
+    try:
+        return get_tags(estimator).estimator_type
+    except Exception:  # an estimator of another library, without scikit-learn's tags
+        return None
 
 
 def _seed(estimator: Any, seed: int) -> None:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import platform
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlship.errors import MlshipError, TrainingError
 from mlship.files import atomic_write_json
 from mlship.git import head_commit, is_dirty
 from mlship.metrics import CATALOGUE
@@ -81,21 +84,25 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
     from mlship.train.profile import build_profile, save_profile
 
     started = time.perf_counter()
-    estimator, entrypoint_module = build_estimator(spec)
+    with _users_code(spec, "building the estimator"):
+        estimator, entrypoint_module = build_estimator(spec)
     dataset = load_dataset(spec)
     loaded = time.perf_counter()
-    trained = fit(spec, estimator, dataset)
-    scores = evaluate(spec, trained.model, dataset)
-    replicas, seed_metrics, seed_warnings = _seed_replicas(spec, estimator, dataset, scores.metrics)
+    with _users_code(spec, "fitting"):
+        trained = fit(spec, estimator, dataset)
+    with _users_code(spec, "evaluating"):
+        scores = evaluate(spec, trained.model, dataset)
+    with _users_code(spec, "training the seed replicas"):
+        replicas, seed_metrics, seed_warnings = _seed_replicas(spec, estimator, dataset, scores.metrics)
     evaluated = time.perf_counter()
 
     with cache.new_entry(fp.value) as staging:
         if entrypoint_module is not None:
             cloudpickle.register_pickle_by_value(entrypoint_module)
-        with open(staging / MODEL_FILE, "wb") as stream:
+        with open(staging / MODEL_FILE, "wb") as stream, _users_code(spec, "saving the model (it must pickle)"):
             cloudpickle.dump(trained.model, stream)
         if replicas:
-            with open(staging / REPLICAS_FILE, "wb") as stream:
+            with open(staging / REPLICAS_FILE, "wb") as stream, _users_code(spec, "saving the seed replicas"):
                 cloudpickle.dump(replicas, stream)
         scores.predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
         np.save(staging / TRAIN_DIGESTS_FILE, dataset.train_digests, allow_pickle=False)
@@ -165,6 +172,26 @@ def _seed_replicas(spec: Spec, estimator: Any, dataset: Dataset,
         for name, value in evaluate(spec, replica, dataset).metrics.items():
             per_seed.setdefault(name, []).append(value)
     return replicas, {name: values for name, values in per_seed.items() if len(values) == count}, []
+
+
+@contextmanager
+def _users_code(spec: Spec, stage: str) -> Iterator[None]:
+    """Where the model's own code runs (its estimator, its entrypoint): whatever it raises, even
+    ``sys.exit(0)`` or an exception outside :class:`Exception`, is a :class:`TrainingError` naming
+    the model, never a traceback or a silent exit. Ctrl-C still interrupts."""
+    try:
+        yield
+    except (MlshipError, KeyboardInterrupt):
+        raise
+    except SystemExit as error:
+        raise TrainingError(f"{_where(spec)}: {stage}: the model's code called sys.exit({error.code!r}); "
+                            "an entrypoint must return an estimator") from None
+    except BaseException as error:
+        raise TrainingError(f"{_where(spec)}: {stage} failed: {type(error).__name__}: {error}") from error
+
+
+def _where(spec: Spec) -> str:
+    return str(spec.location("model", "entrypoint" if spec.config.model.entrypoint else "estimator"))
 
 
 def _plain(value: Any) -> Any:
