@@ -76,5 +76,5 @@ def acceptance_for(acceptances: Sequence[Acceptance], model: str, fingerprint: s
 
 
 def command(model: str, fingerprint: str) -> str:
-    """The line a maintainer comments to accept ``model`` at ``fingerprint``, with a placeholder reason."""
-    return f"/mlship accept {model}@{fingerprint[:12]}: <why>"
+    """The line a maintainer comments to accept ``model`` at ``fingerprint``, with REASON to replace."""
+    return f"/mlship accept {model}@{fingerprint[:12]}: REASON"
