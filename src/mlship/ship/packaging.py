@@ -54,10 +54,8 @@ VERSION_DIGITS = 16
 #: encoder tolerates unseen ones) instead of an enumeration in the schema.
 MAX_ENUMERATED_CATEGORIES = 1000
 ANY_CATEGORY = "t.Union[str, int, float, bool]"
-MAX_BATCH_SIZE = 1000
-MAX_LATENCY_MS = 60_000
 #: The service's own imports, pinned beside the libraries the model was trained with.
-SERVICE_LIBRARIES = ("cloudpickle", "pydantic", "prometheus_client")
+SERVICE_LIBRARIES = ("cloudpickle", "pydantic", "prometheus_client", "threadpoolctl")
 #: Bucket bounds of the predicted-probability histogram.
 PROBABILITY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 #: Quantiles of the held-out predictions that bound the predicted-value histogram's buckets.
@@ -165,7 +163,8 @@ def package(project: Project, model: str, allow_failed: bool = False) -> Package
     model_tag = f"{name}:{result.fingerprint[:VERSION_DIGITS]}"
     service = render_service(project, name, result.task, model_tag, result.fingerprint, fitted, lineage,
                              reference_missing=missing_shares(profile, lineage["data"]["features"]),
-                             held_out_predictions=entry.predictions()["y_pred"].tolist())
+                             held_out_predictions=entry.predictions()["y_pred"].tolist(),
+                             serving=spec.config.serving.model_dump())
     card = ledger.folder(project, name) / ledger.CARD
     bento = {
         "name": name,
@@ -273,13 +272,16 @@ def import_archive(archive: Path, home: Path, sha256: str | None = None) -> None
 
 def render_service(project: Project, name: str, task: str, model_tag: str, fingerprint: str, model: Any,
                    lineage: dict[str, Any], *, reference_missing: Mapping[str, float] | None = None,
-                   held_out_predictions: Sequence[float] = ()) -> str:
+                   held_out_predictions: Sequence[float] = (), serving: Mapping[str, Any] | None = None) -> str:
     """The source of the BentoML service for the fitted ``model`` (a project may override the template).
 
     ``reference_missing`` is each feature's share of missing values in training, which the service
     exposes beside the live share; ``held_out_predictions`` (of a regressor) set the buckets of the
-    predicted-value histogram (see :func:`value_buckets`).
+    predicted-value histogram (see :func:`value_buckets`); ``serving`` is the spec's ``serving``
+    section (workers, threads, request limits), its defaults when None.
     """
+    from mlship.spec import Serving
+
     from mlship.templating import environment
 
     features = input_schema(model, lineage["data"]["features"], lineage["data"]["categorical"])
@@ -301,8 +303,7 @@ def render_service(project: Project, name: str, task: str, model_tag: str, finge
         reference_missing=dict(reference_missing or {}),
         probability_buckets=list(PROBABILITY_BUCKETS),
         value_buckets=value_buckets(held_out_predictions) if task == "regression" else [],
-        max_batch_size=MAX_BATCH_SIZE,
-        max_latency_ms=MAX_LATENCY_MS,
+        serving=Serving(**(serving or {})).model_dump(),
     )
 
 
