@@ -76,9 +76,7 @@ def project(released: Path, factory) -> Iterator[Project]:
     shutil.copytree(released, factory.root, symlinks=True, dirs_exist_ok=True)
     yield factory.project
     for path in (factory.root / ".mlship" / "deploy").glob("*/*.json"):
-        remembered = deploy.read_local_state(path)
-        if remembered is not None:
-            serving.stop(serving.Server.from_dict(remembered["server"]))
+        serving.terminate(serving.marked(str(path)))
 
 
 def fingerprints(root: Path) -> dict[str, str]:
