@@ -50,6 +50,7 @@ TARGETS = ("local", "kubernetes")
 STATE_DIR = Path(".mlship") / "deploy"
 #: Where `mlship serve` marks its foreground servers (no file is written there).
 SERVE_DIR = Path(".mlship") / "serve"
+STAGE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
 BENTO_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?:[0-9a-z]+$")
 #: The release version a served bento reports in ``/metadata`` (see ``templates/service.py.j2``).
@@ -62,6 +63,16 @@ CONTAINERIZE_TIMEOUT_SECONDS = 1800
 
 class DeployError(MlshipError):
     """A version cannot be deployed, or a stage cannot be rolled back."""
+
+
+class StateError(DeployError):
+    """A stage's state file is not one mlship wrote: a field is missing or not valid."""
+
+    def __init__(self, path: Path, field_name: str, why: str) -> None:
+        super().__init__(f"{display_path(path)}: {field_name} is not valid: {why}. The file was not written by "
+                         f"mlship, or was damaged: `mlship stop {path.stem} --stage {path.parent.name}` stops "
+                         "whatever serves the stage and removes it")
+        self.path, self.field_name, self.why = path, field_name, why
 
 
 @dataclass(frozen=True)
@@ -124,8 +135,8 @@ class Target(Protocol):
 
 
 def check_stage(stage: str) -> str:
-    """``stage`` if it is a stage name (GTO's names, narrowed to what is safe as a folder and a tag part)."""
-    if not registry.NAME_RE.match(stage):
+    """``stage`` if it is a stage name: GTO's names without its ``/``, so that a stage is one folder."""
+    if not STAGE_RE.match(stage):
         raise DeployError(f"'{stage}' is not a stage name: use lowercase letters, digits and dashes "
                           "(for example prod or staging)")
     return stage
@@ -367,9 +378,9 @@ def read_local_state(path: Path) -> LocalState | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as error:
-        raise _bad_state(path, "the file", f"it is not JSON ({error})") from None
+        raise StateError(path, "the file", f"it is not JSON ({error})") from None
     if not isinstance(document, dict):
-        raise _bad_state(path, "the file", "it is not a JSON object")
+        raise StateError(path, "the file", "it is not a JSON object")
     model, stage = path.stem, path.parent.name
     expected = {"model": lambda v: v == model, "stage": lambda v: v == stage,
                 "version": lambda v: isinstance(v, str) and registry.VERSION_RE.match(v),
@@ -381,30 +392,24 @@ def read_local_state(path: Path) -> LocalState | None:
         if name == "assigning" and name not in document:
             continue
         if not valid(document.get(name)):
-            raise _bad_state(path, name, f"{document.get(name)!r} is not what mlship wrote there")
+            raise StateError(path, name, f"{document.get(name)!r} is not what mlship wrote there")
     return LocalState(model, stage, document["version"], document["fingerprint"], Path(document["home"]),
                       _server(path, document.get("server")), bool(document.get("assigning", False)))
 
 
 def _server(path: Path, value: Any) -> serving.Server:
     if not isinstance(value, dict):
-        raise _bad_state(path, "server", "it is not an object")
+        raise StateError(path, "server", "it is not an object")
     pid, port, bento, log = (value.get(key) for key in ("pid", "port", "bento", "log"))
     if not (isinstance(pid, int) and not isinstance(pid, bool) and pid > 1):
-        raise _bad_state(path, "server.pid", f"{pid!r} is not a process id")
+        raise StateError(path, "server.pid", f"{pid!r} is not a process id")
     if not (isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536):
-        raise _bad_state(path, "server.port", f"{port!r} is not a port")
+        raise StateError(path, "server.port", f"{port!r} is not a port")
     if not (isinstance(bento, str) and BENTO_RE.match(bento)):
-        raise _bad_state(path, "server.bento", f"{bento!r} is not a bento tag")
+        raise StateError(path, "server.bento", f"{bento!r} is not a bento tag")
     if not (isinstance(log, str) and _inside(path.parent, Path(log))):
-        raise _bad_state(path, "server.log", f"{log!r} is not a file beside the state file")
+        raise StateError(path, "server.log", f"{log!r} is not a file beside the state file")
     return serving.Server(pid, port, bento, log)
-
-
-def _bad_state(path: Path, field_name: str, why: str) -> DeployError:
-    return DeployError(f"{display_path(path)}: {field_name} is not valid: {why}. The file was not written by "
-                       f"mlship, or was damaged: `mlship stop {path.stem} --stage {path.parent.name}` stops "
-                       "whatever serves the stage and removes it")
 
 
 def _inside(folder: Path, path: Path) -> bool:
@@ -458,15 +463,16 @@ def stop_local(project: Project, model: str, stage: str) -> Stopped:
         notes = []
         try:
             state = read_local_state(path)
-        except DeployError as error:
+        except StateError as error:
             state = None
-            notes.append(f"ignored {display_path(path)}, which is not valid ({str(error).split(': ', 2)[1]})")
+            notes.append(f"ignored {display_path(path)}, which is not valid ({error.field_name}: {error.why})")
         left = serving.marked(str(path))
         if state is not None:
             _retire(path, state)
             left = [process for process in left if process.is_running()]
         if left:
-            notes.append(f"stopped processes of {name} in {stage} that no state file named: {serving.describe(left)}")
+            notes.append(f"stopped what was left of {name}'s servers in {stage} (workers of a killed server, or the "
+                         f"server of a killed deploy): {serving.describe(left)}")
             serving.terminate(left)
         path.unlink(missing_ok=True)
         return Stopped(state, notes)
@@ -485,7 +491,7 @@ def status_local(project: Project, model: str) -> list[dict[str, Any]]:
                                "port": None, "url": None, "running": False, "ready": False, "problem": None}
         try:
             state = read_local_state(path)
-        except DeployError as error:
+        except StateError as error:
             state, row["problem"] = None, str(error)
         if state is not None:
             running = serving.is_running(state.server)
