@@ -35,7 +35,7 @@ from mlship import api
 from mlship.project import Project
 from mlship.ship import packaging
 from mlship.train.cache import PROFILE_FILE, CacheEntry
-from churn_repos import hermetic, mlship
+from churn_repos import hermetic, mlship, reviewed_churn
 from repo_helpers import git
 from sample_churn import CHURN, customers
 
@@ -704,3 +704,17 @@ def test_bentoml_runs_with_telemetry_off_and_in_the_chosen_home(shipped, tmp_pat
     assert made.store == tmp_path / "elsewhere" and made.model_saved and made.bento_built
     assert not made.exported and made.sha256 == shipped.churn.values["sha256"], "the same inputs: the same version"
     assert stored_models(tmp_path / "elsewhere", "churn") == [shipped.ledger("churn")["fingerprint"][:16]]
+
+
+def test_two_cold_releases_at_once_make_one_version_and_both_succeed(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    root.mkdir()
+    reviewed_churn(root)
+    monkeypatch.delenv("BENTOML_HOME", raising=False)
+    command = [sys.executable, "-m", "mlship", "-C", str(root), "release", "churn"]
+    both = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outcomes = [(process.wait(timeout=600), *process.communicate()) for process in both]
+    assert [code for code, _, _ in outcomes] == [0, 0], outcomes
+    assert git(root, "tag", "--list").split() == ["churn@v0.1.0"]
+    assert sum("is already released as v0.1.0" in out for _, out, _ in outcomes) == 1
+    assert stored_models(root / ".mlship" / "bentoml", "churn") != [] and not list((root / "dist").glob(".*partial*"))
