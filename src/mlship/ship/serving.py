@@ -42,7 +42,8 @@ LOG_TAIL_LINES = 20
 #: The environment variable marking a server's processes with what they serve for.
 MARK = "MLSHIP_SERVER"
 #: Variables a server does not get: a served model has no use for the credentials of the job that started it.
-CREDENTIALS = re.compile(r"TOKEN|SECRET|PASSW|CREDENTIAL|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|AUTH", re.IGNORECASE)
+CREDENTIALS = re.compile(r"TOKEN|SECRET|PASSW|CREDENTIAL|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|(^|_)AUTH(_|$)",
+                         re.IGNORECASE)
 
 
 class ServingError(MlshipError):
@@ -65,10 +66,6 @@ class Server:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "url": self.url}
 
-    @classmethod
-    def from_dict(cls, document: Mapping[str, Any]) -> "Server":
-        return cls(int(document["pid"]), int(document["port"]), str(document["bento"]), str(document["log"]))
-
 
 class Interrupted(BaseException):
     """SIGINT, SIGTERM or SIGHUP arrived: the command stops what it started and exits with 128 + the signal."""
@@ -90,7 +87,9 @@ def interruptible() -> Iterator[None]:
     def interrupt(number: int, _frame: Any) -> None:
         raise Interrupted(number)
 
-    numbers = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+    # A signal the caller ignores (SIGHUP under nohup, SIGINT in a background job) stays ignored.
+    numbers = [number for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+               if signal.getsignal(number) is not signal.SIG_IGN]
     before = {number: signal.signal(number, interrupt) for number in numbers}
     try:
         yield
