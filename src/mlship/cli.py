@@ -453,9 +453,31 @@ def _target(project, target_kind: str, port: int | None, ready_timeout: float, p
     return deploy.KubernetesTarget(project, image_registry, build_image, push_image)
 
 
+def _interruptible(command):
+    """Run ``command`` so that SIGTERM, SIGHUP and Ctrl-C stop what it started, then exit 128 + the signal
+    (130 for Ctrl-C, 143 for SIGTERM), never 1, which means a failed gate."""
+    import functools
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        from mlship.ship import serving
+
+        try:
+            with serving.interruptible():
+                return command(*args, **kwargs)
+        except serving.Interrupted as interrupted:
+            click.secho(f"interrupted by {interrupted}: stopped what this command had started", fg="yellow",
+                        err=True)
+            sys.exit(interrupted.exit_code)
+
+    return run
+
+
 @cli.command("deploy")
 @click.argument("model")
-@click.option("--stage", required=True, help="The stage to deploy to, e.g. prod or staging.")
+@click.option("--stage", help="The stage to deploy to, e.g. prod or staging. Required unless --status.")
+@click.option("--status", is_flag=True, help="Show each stage's version, local server (pid, port) and whether it "
+              "answers /readyz, instead of deploying.")
 @click.option("--version", "version", metavar="VERSION", help="The version to deploy, e.g. v0.2.0. Default: the latest.")
 @_backend_options
 @_target_options
@@ -463,8 +485,10 @@ def _target(project, target_kind: str, port: int | None, ready_timeout: float, p
 @click.option("--remote", default="origin", show_default=True, help="The git remote to fetch tags from and push to.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of the summary.")
 @click.pass_context
-def deploy_command(ctx: click.Context, model: str, stage: str, version: str | None, kind: str, folder: Path | None,
-                   repo: str | None, push: bool, remote: str, as_json: bool, **target_options) -> None:
+@_interruptible
+def deploy_command(ctx: click.Context, model: str, stage: str | None, status: bool, version: str | None, kind: str,
+                   folder: Path | None, repo: str | None, push: bool, remote: str, as_json: bool,
+                   **target_options) -> None:
     """Deploy a released version of MODEL to STAGE, then record it as the tag MODEL#STAGE#N.
 
     The version's archive is fetched from the registry backend and its SHA-256 checked.
@@ -479,6 +503,12 @@ def deploy_command(ctx: click.Context, model: str, stage: str, version: str | No
     from mlship.ship import deploy
 
     project = _project(ctx)
+    if status:
+        rows = deploy.status_local(project, model)
+        click.echo(json.dumps(rows, indent=2) if as_json else ui.deploy_status(model, rows))
+        return
+    if not stage:
+        raise click.UsageError("give --stage (or --status)")
     result = deploy.deploy(project, model, stage, _backend(project, kind, folder, repo),
                            _target(project, **target_options), version=version, push=push, remote=remote)
     _deployed_outputs(result)
@@ -496,6 +526,7 @@ def deploy_command(ctx: click.Context, model: str, stage: str, version: str | No
 @click.option("--remote", default="origin", show_default=True, help="The git remote to fetch tags from and push to.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of the summary.")
 @click.pass_context
+@_interruptible
 def rollback(ctx: click.Context, model: str, stage: str, to: str | None, kind: str, folder: Path | None,
              repo: str | None, push: bool, remote: str, as_json: bool, **target_options) -> None:
     """Put STAGE back on the version it had before (or --to VERSION), as a new assignment.
@@ -533,40 +564,50 @@ def _deployed_outputs(result) -> None:
               help="The port on 127.0.0.1 to serve on.")
 @_backend_options
 @click.pass_context
+@_interruptible
 def serve(ctx: click.Context, model: str, stage: str | None, version: str | None, port: int, kind: str,
           folder: Path | None, repo: str | None) -> None:
     """Serve a released version of MODEL on 127.0.0.1 in the foreground (Ctrl-C stops it).
 
-    The archive is fetched and checked as for a deploy; nothing is tagged.
+    The archive is fetched and checked as for a deploy; nothing is tagged. SIGINT,
+    SIGTERM or SIGHUP stop the whole server (exit 130, 143, 129).
     POST /predict and /predict_proba take {"records": [...]}; POST /metadata tells
     the version.
 
     Example: mlship serve churn --stage prod
     """
+    import functools
+
     from mlship.ship import deploy
 
     if stage and version:
         raise click.UsageError("give --stage or --version, not both")
     project = _project(ctx)
-    ctx.exit(deploy.serve(project, model, _backend(project, kind, folder, repo), stage, version, port))
+    notify = functools.partial(click.secho, fg="yellow", err=True)
+    ctx.exit(deploy.serve(project, model, _backend(project, kind, folder, repo), stage, version, port, notify))
 
 
 @cli.command()
 @click.argument("model")
 @click.option("--stage", required=True, help="The stage whose local server to stop.")
 @click.pass_context
+@_interruptible
 def stop(ctx: click.Context, model: str, stage: str) -> None:
     """Stop the local server `mlship deploy` started for MODEL's STAGE. Tags are not changed.
+
+    Processes of the stage that a killed deploy or server left are found and stopped too.
 
     Example: mlship stop churn --stage prod
     """
     from mlship.ship import deploy
 
     stopped = deploy.stop_local(_project(ctx), model, stage)
-    if stopped is None:
+    if stopped.state is None:
         click.echo(f"{model}: no local server of {stage} to stop")
     else:
-        click.echo(f"⏹️  {model} {stopped['version']} in {stage}: stopped ({stopped['server']['url']})")
+        click.echo(f"⏹️  {model} {stopped.state.version} in {stage}: stopped ({stopped.state.server.url})")
+    for note in stopped.notes:
+        click.echo(f"   {note}")
 
 
 @cli.command()

@@ -149,6 +149,20 @@ class Monitoring(_Section):
     min_rows: int = Field(100, ge=1)
 
 
+class Serving(_Section):
+    """How the packaged service runs: its processes and threads, and the largest request it takes.
+
+    Not part of the fingerprint: it changes the service, not the model."""
+
+    #: Worker processes; each loads the model.
+    workers: int = Field(1, ge=1, le=64)
+    #: Predictions each worker runs at once. Default: the usable CPUs (affinity and cgroup quota) / workers.
+    threads: int | None = Field(None, ge=1, le=256)
+    #: The most records one request may carry, and its largest body in bytes: beyond them, 413.
+    max_rows: int = Field(10_000, ge=1, le=10_000_000)
+    max_bytes: int = Field(16 * 1024 * 1024, ge=1024, le=2**31)
+
+
 class ModelSpec(_Section):
     description: str = ""
     task: Task
@@ -157,6 +171,7 @@ class ModelSpec(_Section):
     evaluation: Evaluation = Evaluation()
     gates: dict[MetricName, Gate] = {}
     monitoring: Monitoring = Monitoring()
+    serving: Serving = Serving()
     version: str | None = None
 
 

@@ -132,6 +132,28 @@ def deployed(result: "Deployed", remote: str) -> str:
     return "\n".join(lines)
 
 
+def deploy_status(model: str, rows: list[dict]) -> str:
+    """`mlship deploy --status`: per stage, the assigned version and the local server's state."""
+    if not rows:
+        return f"{model}: no stage assigned, no local server"
+    lines = [f"{model}"]
+    for row in rows:
+        if row["problem"]:
+            server = f"{FAIL} {row['problem']}"
+        elif row["pid"] is None:
+            server = "no local server"
+        elif row["ready"]:
+            server = f"{PASS} {row['version']} ready at {row['url']} (pid {row['pid']})"
+        elif row["running"]:
+            server = f"{WARN} {row['version']} running but /readyz does not answer 200 (pid {row['pid']}, {row['url']})"
+        else:
+            server = f"{FAIL} {row['version']}: its server (pid {row['pid']}, port {row['port']}) is gone"
+        if row["others"]:
+            server += f"; {len(row['others'])} other process(es) of the stage: `mlship stop` stops them"
+        lines.append(f"   {row['stage']:<10} assigned {row['assigned'] or '-':<8} {server}")
+    return "\n".join(lines)
+
+
 def retrained(result: "Retrained") -> str:
     data = result.data
     lines = [f"🔁 {result.model}: new data on branch {result.branch} (commit {result.commit[:12]})",

@@ -9,7 +9,9 @@ and every one a test leaves behind is stopped.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +24,7 @@ import pytest
 import requests
 
 from mlship.project import Project
-from mlship.ship import deploy, serving
+from mlship.ship import packaging, serving
 from churn_repos import gto, hermetic, mlship, ok, review, reviewed_churn
 from repo_helpers import git
 
@@ -76,9 +78,7 @@ def project(released: Path, factory) -> Iterator[Project]:
     shutil.copytree(released, factory.root, symlinks=True, dirs_exist_ok=True)
     yield factory.project
     for path in (factory.root / ".mlship" / "deploy").glob("*/*.json"):
-        remembered = deploy.read_local_state(path)
-        if remembered is not None:
-            serving.stop(serving.Server.from_dict(remembered["server"]))
+        serving.terminate(serving.marked(str(path)))
 
 
 def fingerprints(root: Path) -> dict[str, str]:
@@ -289,3 +289,208 @@ def test_deploy_with_push_fetches_the_shared_tags_and_pushes_the_assignment(proj
     again = deployed(root, "--target", "kubernetes", "--image-registry", "ghcr.io/acme", "--push")
     assert again["assigned"] is False and again["pushed"] is True
     assert "churn#prod#1" in git(origin, "tag", "--list").split()
+
+
+# --- supervised processes: signals, kills, orphans, locks, hostile state ---------------------------
+
+#: `mlship` run in a process of its own, killed with SIGKILL at a chosen point of a deploy.
+KILLED_AT = """
+import os, signal, sys
+from mlship.ship import deploy, registry
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if sys.argv[1] == "server-ready":  # the new server answers, nothing is recorded yet
+    checked = deploy._check_serves
+    deploy._check_serves = lambda server, version: (checked(server, version), die())
+else:  # "before-tag": the state names the new server, the tag is not made
+    registry.assign = die
+from mlship.cli import cli
+cli(sys.argv[2:])
+"""
+
+
+def command(root: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "mlship", "-C", str(root), *args]
+
+
+def marks(root: Path) -> list[psutil.Process]:
+    return serving.marked(str(root / ".mlship/deploy/prod/churn.json"))
+
+
+def wait_for(condition, seconds: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not {what} after {seconds} s"
+        time.sleep(0.2)
+
+
+def is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.parametrize(("number", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_to_serve_stops_its_whole_server_and_exits_128_plus_the_signal(project, number, code):
+    root, port = project.root, serving.free_port()
+    mark = f"{root / '.mlship/serve/churn'}:{port}"
+    process = subprocess.Popen(command(root, "serve", "churn", "--version", "v0.1.0", "--port", str(port)),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: serving.is_ready(serving.Server(0, port, "", "")), 120, "ready")
+        assert len(serving.marked(mark)) >= 2, "an arbiter and its worker, marked"
+        process.send_signal(number)
+        assert process.wait(timeout=60) == code
+        assert "interrupted by " + signal.Signals(number).name in process.stderr.read()
+        assert serving.marked(mark) == [] and is_free(port)
+    finally:
+        process.kill()
+        serving.terminate(serving.marked(mark))
+
+
+def test_a_killed_serve_takes_its_server_with_it_and_the_next_serve_stops_what_is_left(project):
+    root, port = project.root, serving.free_port()
+    mark = f"{root / '.mlship/serve/churn'}:{port}"
+    process = subprocess.Popen(command(root, "serve", "churn", "--port", str(port)), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: serving.is_ready(serving.Server(0, port, "", "")), 120, "ready")
+        process.kill()  # SIGKILL: no handler runs; the server is told by the kernel that its parent died
+        process.wait(timeout=10)
+        wait_for(lambda: serving.marked(mark) == [] and is_free(port), 30, "stopped")
+        # Where the kernel does not do that (not Linux), the next serve finds what is left by its mark.
+        left = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"],
+                                env={**os.environ, serving.MARK: mark})
+        wait_for(lambda: serving.marked(mark) != [], 10, "marked")
+        process = subprocess.Popen(command(root, "serve", "churn", "--port", str(port)), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: serving.is_ready(serving.Server(0, port, "", "")), 120, "ready")
+        assert left.wait(timeout=10) == -signal.SIGTERM
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 143
+        assert f"stopped the server an earlier `mlship serve churn --port {port}` left running: pid {left.pid}" \
+            in process.stderr.read()
+    finally:
+        process.kill()
+        serving.terminate(serving.marked(mark))
+
+
+def test_a_sigterm_while_a_deploy_starts_its_server_stops_that_server_and_exits_143(project):
+    root = project.root
+    process = subprocess.Popen(command(root, "deploy", "churn", "--stage", "prod"), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: marks(root) != [] or process.poll() is not None, 60, "starting")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 143, process.stderr.read()
+    assert marks(root) == [] and tag_names(root) == ["churn@v0.1.0", "churn@v0.1.1"]
+    assert not (root / ".mlship/deploy/prod/churn.json").exists()
+    assert list((root / ".mlship/deploy/prod").glob("*.bentoml")) == []
+
+
+@pytest.mark.parametrize("point", ["server-ready", "before-tag"])
+def test_the_command_after_a_deploy_killed_midway_leaves_one_server_and_tags_naming_it(project, point):
+    root = project.root
+    first = deployed(root, "--version", "v0.1.0")
+    killed = subprocess.run([sys.executable, "-c", KILLED_AT, point, "-C", str(root), "deploy", "churn", "--stage",
+                             "prod", "--version", "v0.1.1"], capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert len({p.pid for p in marks(root)} - serving_tree(state(root)["server"]["pid"])) >= 1, "a second server"
+    again = deployed(root)  # the latest, v0.1.1
+    recorded = state(root)
+    assert {p.pid for p in marks(root)} == serving_tree(recorded["server"]["pid"]), "only the recorded server"
+    assert recorded["version"] == "v0.1.1" and recorded["assigning"] is False
+    assert stages(root) == {"prod": "v0.1.1"} and served_metadata(again["url"])["release"] == "v0.1.1"
+    if point == "before-tag":  # the interrupted deploy's server is kept, and its assignment completed
+        assert again["assigned"] is False and again["changed"] is False
+        assert any("completed the assignment of v0.1.1 to prod" in m for m in again["messages"])
+        assert any("an interrupted command left" in m for m in again["messages"])  # the old v0.1.0 server
+    else:
+        assert again["assigned"] is True and again["changed"] is True
+        assert any("an interrupted command left" in m for m in again["messages"])
+    assert is_free(int(first["url"].rsplit(":", 1)[1]))
+
+
+def serving_tree(pid: int) -> set[int]:
+    leader = psutil.Process(pid)
+    return {pid, *(child.pid for child in leader.children(recursive=True))}
+
+
+def test_workers_orphaned_by_a_killed_server_are_reported_and_stopped_by_deploy_and_by_stop(project):
+    root = project.root
+    first = deployed(root, "--version", "v0.1.0")
+    pid, port = state(root)["server"]["pid"], state(root)["server"]["port"]
+    workers = psutil.Process(pid).children(recursive=True)
+    os.kill(pid, signal.SIGKILL)  # the arbiter only: its workers lose their parent
+    wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 10)
+    assert any(worker.is_running() for worker in workers), "BentoML's workers outlive their arbiter"
+    status = json.loads(ok(mlship(root, "deploy", "churn", "--status", "--json")).stdout)
+    assert status[0]["stage"] == "prod" and status[0]["running"] is False and status[0]["others"]
+    shown = ok(mlship(root, "deploy", "churn", "--status")).stdout
+    assert f"its server (pid {pid}, port {port}) is gone" in shown and "`mlship stop` stops them" in shown
+    again = deployed(root, "--version", "v0.1.0")
+    assert again["changed"] is True and again["url"] != first["url"]
+    assert f"the recorded server of churn in prod (pid {pid}, port {port}) was gone: stopped what was left" \
+        in again["messages"][0]
+    assert not any(worker.is_running() for worker in workers) and is_free(port)
+    live = state(root)["server"]
+    os.kill(live["pid"], signal.SIGKILL)
+    stopped = ok(mlship(root, "stop", "churn", "--stage", "prod")).stdout
+    assert "stopped what was left of churn's servers in prod" in stopped
+    assert marks(root) == [] and is_free(live["port"])
+
+
+def test_a_deploy_waits_for_the_stages_lock(project):
+    root = project.root
+    with packaging.exclusive(root / ".mlship/deploy/prod/churn.lock", "held by the test"):
+        process = subprocess.Popen(command(root, "deploy", "churn", "--stage", "prod"), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        time.sleep(4)
+        assert process.poll() is None and marks(root) == [], "it waits, and starts nothing"
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert stages(root) == {"prod": "v0.1.1"} and len({p.pid for p in marks(root)}) >= 1
+
+
+def test_the_server_gets_no_credentials_from_the_deploying_job(project, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_not_for_the_server")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not for the server either")
+    deployed(project.root)
+    for process in marks(project.root):
+        environment = process.environ()
+        assert "GITHUB_TOKEN" not in environment and "AWS_SECRET_ACCESS_KEY" not in environment
+        assert environment["MLSHIP_RELEASE"] == "v0.1.1"
+
+
+def test_a_stage_that_is_not_a_name_is_refused_before_any_path_is_made(project, tmp_path):
+    root = project.root
+    for args in (["stop", "churn", "--stage", "../../x"], ["deploy", "churn", "--stage", "../x"],
+                 ["serve", "churn", "--stage", "a/b"], ["rollback", "churn", "--stage", ".."]):
+        refused = mlship(root, *args)
+        assert refused.exit_code == 2 and "is not a stage name" in refused.stderr, args
+    assert not (root.parent / "x").exists() and not (root / ".mlship/x").exists()
+
+
+@pytest.mark.parametrize("document", [
+    {"home": "OUTSIDE"},                                          # a folder outside the stage's
+    {"home": "OUTSIDE", "server": {"pid": 1, "port": 1, "bento": "churn:x", "log": "/etc/passwd"}},
+    {"model": "churn"},                                           # fields missing
+    "not an object",
+])
+def test_a_crafted_state_file_deletes_nothing_outside_and_gets_a_clean_error(project, tmp_path, document):
+    root, outside = project.root, tmp_path / "precious"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    path = root / ".mlship/deploy/prod/churn.json"
+    path.parent.mkdir(parents=True)
+    if isinstance(document, dict):
+        document = {"model": "churn", "stage": "prod", "version": "v0.1.0", "fingerprint": "0" * 64,
+                    **{key: (str(outside) if value == "OUTSIDE" else value) for key, value in document.items()}}
+    path.write_text(json.dumps(document))
+    refused = mlship(root, "deploy", "churn", "--stage", "prod")
+    assert refused.exit_code == 2 and "churn.json:" in refused.stderr and "is not valid" in refused.stderr
+    assert "Traceback" not in refused.stderr + refused.stdout
+    stopped = ok(mlship(root, "stop", "churn", "--stage", "prod"))
+    assert "ignored .mlship/deploy/prod/churn.json, which is not valid" in stopped.stdout
+    assert (outside / "keep.txt").read_text() == "mine" and not path.exists()
+    assert (Path("/etc/passwd")).exists()

@@ -35,7 +35,7 @@ from mlship import api
 from mlship.project import Project
 from mlship.ship import packaging
 from mlship.train.cache import PROFILE_FILE, CacheEntry
-from churn_repos import hermetic, mlship
+from churn_repos import hermetic, mlship, reviewed_churn
 from repo_helpers import git
 from sample_churn import CHURN, customers
 
@@ -56,6 +56,7 @@ model:
 evaluation:
   metrics: [rmse, r2]
   bootstrap: {resamples: 100}
+serving: {threads: 1, max_rows: 100, max_bytes: 16384}
 """
 
 # The target transform is defined here, so the pickled model carries this code by value.
@@ -389,6 +390,19 @@ def test_packaging_again_reuses_the_model_the_bento_and_the_archive(shipped):
     assert bentos == [shipped.churn.bento_version]
 
 
+def test_packaging_removes_the_partial_exports_a_killed_package_left(shipped):
+    dist = shipped.root / "dist"
+    abandoned = dist / ".churn-0123456789abcdef.99999999.partial.bento"  # no such process
+    running = dist / ".churn-0123456789abcdef.1.partial.bento"  # pid 1 runs: its export may be under way
+    abandoned.write_bytes(b"half an archive")
+    running.write_bytes(b"half an archive")
+    try:
+        assert packaged(mlship(shipped.root, "package", "churn")).notes["archive"] == "unchanged"
+        assert not abandoned.exists() and running.exists()
+    finally:
+        running.unlink(missing_ok=True)
+
+
 def test_a_missing_archive_is_exported_again_from_the_stored_bento(shipped, tmp_path):
     archive = shipped.archive("prices")
     kept = tmp_path / archive.name
@@ -433,7 +447,7 @@ def test_the_regressor_built_by_an_entrypoint_serves_its_predictions(shipped, se
     assert served["prices"].post("predict_proba", {"records": records(rows)}).status_code == 404
 
 
-def test_concurrent_requests_are_batched_and_each_gets_its_own_rows(shipped, served):
+def test_concurrent_requests_each_get_their_own_rows(shipped, served):
     rows = customers(400, seed=5)[["age", "income", "plan", "region"]]
     chunks = [rows.iloc[i:i + 25] for i in range(0, len(rows), 25)]
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -484,6 +498,92 @@ def test_the_input_schema_needs_every_feature_and_takes_null_for_missing(served)
     typed = served["prices"].post("predict", {"records": [{"area": 80, "floor": 9, "garden": True,
                                                           "district": "centre"}]})
     assert 400 <= typed.status_code < 500 and "floor" in typed.text, "floor is categorical: 1 to 4"
+
+
+# --- the HTTP contract: limits, media types, one error shape ---------------------------
+
+
+def error_schema(server: Server) -> dict:
+    contract = requests.get(f"{server.url}/docs.json", timeout=REQUEST_TIMEOUT_SECONDS).json()
+    return contract["components"]["schemas"]["Error"]
+
+
+def assert_error(answer: requests.Response, status: int, schema: dict, *words: str) -> None:
+    """The one documented error shape: {"error": text} and nothing else, as the published schema says."""
+    import jsonschema
+
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    jsonschema.validate(answer.json(), schema)
+    for word in words:
+        assert word in answer.json()["error"]
+
+
+def test_the_spec_sets_the_request_limits_and_a_request_beyond_them_gets_413_before_it_is_read(served):
+    server, row = served["prices"], {"area": 80, "floor": 2, "garden": True, "district": "centre"}
+    schema = error_schema(server)
+    assert server.post("predict", {"records": [row] * 100}).status_code == 200
+    too_many = server.post("predict", {"records": [row] * 101})
+    assert_error(too_many, 413, schema, "holds 101 records, more than 100", "serving.max_rows")
+    too_large = server.post("predict", {"records": [{**row, "district": "x" * 20000}]})
+    assert_error(too_large, 413, schema, "larger than 16384 bytes", "serving.max_bytes")
+    contract = requests.get(f"{server.url}/docs.json", timeout=REQUEST_TIMEOUT_SECONDS).json()
+    assert contract["paths"]["/predict"]["post"]["requestBody"]["required"] is True
+    assert "413" in contract["paths"]["/predict"]["post"]["responses"]
+    assert served["churn"].post("metadata", {}).json()["serving"]["max_rows"] == 10000, "the default"
+
+
+def test_a_body_announced_too_large_is_refused_without_being_read(served):
+    with socket.create_connection(("127.0.0.1", int(served["prices"].url.rsplit(":", 1)[1])), timeout=10) as raw:
+        raw.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 1000000000\r\n\r\n{")
+        head = raw.recv(4096).decode()
+    assert head.startswith("HTTP/1.1 413"), head
+
+
+@pytest.mark.parametrize("media", ["multipart/form-data", "text/plain", "application/x-www-form-urlencoded"])
+def test_a_media_type_other_than_json_gets_415_not_500(served, media):
+    answer = requests.post(f"{served['churn'].url}/predict", data=b"x", headers={"Content-Type": media},
+                           timeout=REQUEST_TIMEOUT_SECONDS)
+    assert_error(answer, 415, error_schema(served["churn"]), media, "application/json")
+
+
+def test_every_client_error_has_the_documented_shape_and_is_logged_as_one_line_without_a_traceback(served):
+    server, schema = served["churn"], error_schema(served["churn"])
+    before = server.log.read_text().count("\n")
+    assert_error(server.post("predict", {"records": [{"age": "old"}]}), 400, schema, "age", "region")
+    assert_error(requests.post(f"{server.url}/predict", data=b"{not json", timeout=REQUEST_TIMEOUT_SECONDS,
+                               headers={"Content-Type": "application/json"}), 400, schema, "JSON")
+    assert_error(requests.get(f"{server.url}/predict", timeout=REQUEST_TIMEOUT_SECONDS), 405, schema)
+    assert_error(server.post("nothing-here", {}), 404, schema)
+    time.sleep(0.5)  # the log is written by another process
+    logged = server.log.read_text().splitlines()[before:]
+    assert "Traceback" not in "\n".join(logged)
+    warnings = [line for line in logged if "[WARNING]" in line]
+    assert len(warnings) == 4 and "POST /predict 400: invalid input: records.0.age" in warnings[0]
+
+
+def test_schemathesis_finds_no_failure_in_the_published_contract_with_all_checks(served, tmp_path):
+    # 413 answers a request over the records' maxItems, as the contract documents.
+    config = tmp_path / "schemathesis.toml"
+    config.write_text('[checks.negative_data_rejection]\nexpected-statuses = ["400", "404", "405", "413", "415"]\n')
+    done = subprocess.run([str(Path(sys.executable).with_name("st")), "--config-file", str(config), "--no-color",
+                           "run", f"{served['churn'].url}/docs.json", "--checks", "all", "--max-examples", "15",
+                           "--seed", "1", "--generation-database", "none", "--workers", "1"],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-6000:]
+    assert "No issues found" in done.stdout and "Tested: 7" in done.stdout
+
+
+def test_the_thread_budget_keeps_workers_times_threads_within_the_usable_cpus(served):
+    budget = served["churn"].post("metadata", {}).json()["serving"]
+    cpus = len(os.sched_getaffinity(0))
+    assert budget["cpus"] == cpus and budget["workers"] == 1
+    assert budget["threads"] == cpus and budget["math_threads"] == 1, "the default: one prediction per CPU"
+    assert budget["math_libraries"]["openmp"] == 1, "what a prediction's thread really gets"
+    pinned = served["prices"].post("metadata", {}).json()["serving"]
+    assert pinned["threads"] == 1 and pinned["math_threads"] == cpus, "threads: 1 leaves the CPUs to the math"
+    assert pinned["workers"] * pinned["threads"] * pinned["math_threads"] <= cpus
 
 
 def test_telemetry_is_off_in_the_served_processes(served):
@@ -604,3 +704,17 @@ def test_bentoml_runs_with_telemetry_off_and_in_the_chosen_home(shipped, tmp_pat
     assert made.store == tmp_path / "elsewhere" and made.model_saved and made.bento_built
     assert not made.exported and made.sha256 == shipped.churn.values["sha256"], "the same inputs: the same version"
     assert stored_models(tmp_path / "elsewhere", "churn") == [shipped.ledger("churn")["fingerprint"][:16]]
+
+
+def test_two_cold_releases_at_once_make_one_version_and_both_succeed(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    root.mkdir()
+    reviewed_churn(root)
+    monkeypatch.delenv("BENTOML_HOME", raising=False)
+    command = [sys.executable, "-m", "mlship", "-C", str(root), "release", "churn"]
+    both = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outcomes = [(process.wait(timeout=600), *process.communicate()) for process in both]
+    assert [code for code, _, _ in outcomes] == [0, 0], outcomes
+    assert git(root, "tag", "--list").split() == ["churn@v0.1.0"]
+    assert sum("is already released as v0.1.0" in out for _, out, _ in outcomes) == 1
+    assert stored_models(root / ".mlship" / "bentoml", "churn") != [] and not list((root / "dist").glob(".*partial*"))

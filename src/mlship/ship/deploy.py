@@ -9,45 +9,53 @@ were. Targets:
 - ``local`` (the default): the bento served by ``bentoml serve`` on 127.0.0.1. The new
   server must answer ``/readyz`` and report the version's fingerprint before it replaces
   the old one, which keeps serving until then. The stage's server is remembered in
-  ``.mlship/deploy/<stage>/<model>.json``.
+  ``.mlship/deploy/<stage>/<model>.json``, and its processes carry that file's path as
+  their mark (see :mod:`mlship.ship.serving`).
 - ``kubernetes``: manifests written to ``deploy/<stage>/<model>.yaml`` for Argo CD or Flux
   to sync, for the image ``bentoml containerize`` builds (where a Docker daemon runs).
 
 A rollback is a deploy of an earlier version: the one assigned to the stage before the
 current one, or a given one. It makes a new assignment tag, so the history keeps every step.
+
+A deploy, rollback or stop of a model's stage holds the stage's lock, so two never interleave.
+Each first reconciles what an interrupted one left: servers of the stage that the state file
+does not name (a new server whose deploy was killed, a worker whose arbiter was killed) are
+stopped; an assignment the state file records as under way is completed when its server serves.
+The state file names the new server (``"assigning": true``) before the tag is made, and the
+old server is stopped only after, so at every point the state, the tags and the servers can
+be brought back to agree.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from mlship.errors import MlshipError
 from mlship.files import atomic_write_json
 from mlship.project import Project
 from mlship.ship import packaging, registry, releases, serving
+# stop_local and status_local are the commands' entry points, here beside deploy and serve.
+from mlship.ship.stages import (DeployError, LocalState, check_stage, local_state_path, read_local_state,  # noqa: F401
+                                reconcile_local, remove_home, retire, serves, stage_lock, status_local, stop_local)
 from mlship.ship.registry import ASSIGNMENT, Event, Registry
 
 TARGETS = ("local", "kubernetes")
-STATE_DIR = Path(".mlship") / "deploy"
+#: Where `mlship serve` marks its foreground servers (no file is written there).
+SERVE_DIR = Path(".mlship") / "serve"
 #: The release version a served bento reports in ``/metadata`` (see ``templates/service.py.j2``).
 RELEASE_ENV = "MLSHIP_RELEASE"
 PREDICTION_LOG_DIR_ENV = "MLSHIP_PREDICTION_LOG_DIR"
 PREDICTION_LOG_RATE_ENV = "MLSHIP_PREDICTION_LOG_RATE"
 IMAGE_REGISTRY_ENV = "MLSHIP_IMAGE_REGISTRY"
 CONTAINERIZE_TIMEOUT_SECONDS = 1800
-
-
-class DeployError(MlshipError):
-    """A version cannot be deployed, or a stage cannot be rolled back."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,9 @@ class Deployed:
 class Target(Protocol):
     kind: str
 
+    def reconcile(self, model: str, stage: str) -> list[str]:
+        """Bring back to agreement what an interrupted command left for ``model``'s ``stage``; say what was done."""
+
     def land(self, version: Event, stage: str, archive: Path) -> Any:
         """A context manager bringing the target to ``version``: entered, the version is ready (or
         prepared) and a :class:`Landed` is given; an error inside the block undoes it."""
@@ -117,8 +128,10 @@ def deploy(project: Project, model: str, stage: str, store: releases.Backend, ta
     name = registry.model_name(project, model)
     if push:
         registry.fetch(project, name, remote)
-    found = registry.read(project, name)
-    return _deploy(project, found, stage, store, target, _resolve(found, version), push, remote, note)
+    with stage_lock(project, name, stage):
+        notes = target.reconcile(name, stage)
+        found = registry.read(project, name)
+        return _deploy(project, found, stage, store, target, _resolve(found, version), push, remote, note, notes)
 
 
 def rollback(project: Project, model: str, stage: str, store: releases.Backend, target: Target,
@@ -132,7 +145,14 @@ def rollback(project: Project, model: str, stage: str, store: releases.Backend, 
     name = registry.model_name(project, model)
     if push:
         registry.fetch(project, name, remote)
-    found = registry.read(project, name)
+    with stage_lock(project, name, stage):
+        notes = target.reconcile(name, stage)
+        return _rollback(project, registry.read(project, name), stage, store, target, to, push, remote, notes)
+
+
+def _rollback(project: Project, found: Registry, stage: str, store: releases.Backend, target: Target,
+              to: str | None, push: bool, remote: str, notes: list[str]) -> Deployed:
+    name = found.model
     current = found.current(stage)
     if current is None:
         raise DeployError(f"{name} has no version in {stage}, so there is nothing to roll back: deploy one with "
@@ -142,7 +162,7 @@ def rollback(project: Project, model: str, stage: str, store: releases.Backend, 
         raise DeployError(f"{name} {current.version} is already the version in {stage}: choose another with --to "
                           f"(versions: {', '.join(str(e.version) for e in found.versions())})")
     note = f"rollback from {current.version} to {wanted.version}"
-    return _deploy(project, found, stage, store, target, wanted, push, remote, note)
+    return _deploy(project, found, stage, store, target, wanted, push, remote, note, notes)
 
 
 def previous_version(found: Registry, stage: str) -> Event:
@@ -160,13 +180,18 @@ def previous_version(found: Registry, stage: str) -> Event:
 
 
 def serve(project: Project, model: str, store: releases.Backend, stage: str | None = None,
-          version: str | None = None, port: int = serving.DEFAULT_PORT) -> int:
+          version: str | None = None, port: int = serving.DEFAULT_PORT,
+          notify: Callable[[str], None] = lambda _: None) -> int:
     """Serve a version of ``model`` in the foreground until interrupted; return the server's exit code.
 
     The version is ``version``, else ``stage``'s current one, else the latest. Its archive is
-    fetched and checked like a deploy's; no tag is made.
+    fetched and checked like a deploy's; no tag is made. A server an earlier ``mlship serve`` of
+    the model on ``port`` left running (its command killed) is stopped first, and ``notify`` told.
+    Raises :class:`serving.Interrupted` after stopping the server when a signal arrives.
     """
     found = registry.read(project, model)
+    if stage:
+        check_stage(stage)
     if stage and not version:
         current = found.current(stage)
         if current is None:
@@ -179,7 +204,13 @@ def serve(project: Project, model: str, store: releases.Backend, stage: str | No
         fetched = releases.fetch(project, found.model, str(event.version), store, Path(scratch))
         packaging.import_archive(fetched.archive, home, event.fields.get("bento-sha256"))
     env = {**packaging.bentoml_env(home), RELEASE_ENV: str(event.version)}
-    return serving.run(_bento(event), env, port)
+    mark = f"{project.root / SERVE_DIR / found.model}:{port}"
+    left = serving.marked(mark)
+    if left:
+        notify(f"stopped the server an earlier `mlship serve {found.model} --port {port}` left running: "
+               f"{serving.describe(left)}")
+        serving.terminate(left)
+    return serving.run(_bento(event), env, mark, port)
 
 
 def _resolve(found: Registry, version: str | None) -> Event:
@@ -193,10 +224,7 @@ def _resolve(found: Registry, version: str | None) -> Event:
 
 
 def _deploy(project: Project, found: Registry, stage: str, store: releases.Backend, target: Target, version: Event,
-            push: bool, remote: str, note: str) -> Deployed:
-    if not registry.NAME_RE.match(stage):
-        raise DeployError(f"'{stage}' is not a stage name: use lowercase letters, digits and dashes "
-                          "(for example prod or staging)")
+            push: bool, remote: str, note: str, notes: list[str]) -> Deployed:
     previous = found.current(stage)
     with tempfile.TemporaryDirectory(prefix=f"mlship-deploy-{found.model}-") as scratch:
         fetched = releases.fetch(project, found.model, str(version.version), store, Path(scratch))
@@ -204,8 +232,8 @@ def _deploy(project: Project, found: Registry, stage: str, store: releases.Backe
             assigned = registry.assign(project, found.model, str(version.version), stage, note)
     if push:  # also when the assignment was current already: an earlier run may have failed to push it
         registry.push(project, [assigned.event.tag], remote)
-    return Deployed(stage, target.kind, version, assigned.event, assigned.created, push, landed,
-                    previous.version if previous else None)
+    return Deployed(stage, target.kind, version, assigned.event, assigned.created, push,
+                    replace(landed, messages=[*notes, *landed.messages]), previous.version if previous else None)
 
 
 # --- the local target ----------------------------------------------------------------------------
@@ -224,34 +252,44 @@ class LocalTarget:
     prediction_log_rate: float | None = None
     kind: str = "local"
 
+    def reconcile(self, model: str, stage: str) -> list[str]:
+        return reconcile_local(self.project, model, stage)
+
     @contextmanager
     def land(self, version: Event, stage: str, archive: Path) -> Iterator[Landed]:
-        state = local_state_path(self.project, version.model, stage)
-        old = read_local_state(state)
+        path = local_state_path(self.project, version.model, stage)
+        old = read_local_state(path)
         bento = _bento(version)
-        if old is not None and old.get("version") == version.version and _serves(old, bento):
-            yield Landed(False, url=serving.Server.from_dict(old["server"]).url)
+        if old is not None and old.version == version.version and serves(old, bento):
+            yield Landed(False, url=old.server.url)
             return
         # Each server has its own BentoML home: BentoML empties its metrics folder there when a server starts.
-        home = state.parent / f"{version.model}-{version.version}.bentoml"
+        home = path.parent / f"{version.model}-{version.version}.bentoml"
         packaging.import_archive(archive, home, version.fields.get("bento-sha256"))
-        log = state.parent / f"{version.model}-{version.version}.log"
+        log = path.parent / f"{version.model}-{version.version}.log"
         try:
-            new = serving.start(bento, self._environment(home, version), log, self.port, self.ready_timeout)
+            new = serving.start(bento, self._environment(home, version), log, str(path), self.port,
+                                self.ready_timeout)
             try:
                 _check_serves(new, version)
+                state = LocalState(version.model, stage, str(version.version), str(version.fingerprint), home, new)
+                # The state names the new server before the tag is made: a kill between the two is completed later.
+                atomic_write_json(path, replace(state, assigning=True).to_dict())
                 yield Landed(True, url=new.url)
             except BaseException:
+                if old is not None:
+                    atomic_write_json(path, old.to_dict())
+                else:
+                    path.unlink(missing_ok=True)
                 serving.stop(new)
                 raise
         except BaseException:
-            if old is None or old.get("home") != str(home):
-                shutil.rmtree(home, ignore_errors=True)
+            if old is None or old.home != home:
+                remove_home(path, home)
             raise
-        atomic_write_json(state, {"model": version.model, "stage": stage, "version": version.version,
-                                  "fingerprint": version.fingerprint, "home": str(home), "server": new.to_dict()})
+        atomic_write_json(path, state.to_dict())
         if old is not None:
-            _retire(old, keep=home)
+            retire(path, old, keep=home)
 
     def _environment(self, home: Path, version: Event) -> dict[str, str]:
         env = {**packaging.bentoml_env(home), RELEASE_ENV: str(version.version)}
@@ -260,47 +298,6 @@ class LocalTarget:
         if self.prediction_log_rate is not None:
             env[PREDICTION_LOG_RATE_ENV] = str(self.prediction_log_rate)
         return env
-
-
-def local_state_path(project: Project, model: str, stage: str) -> Path:
-    return project.root / STATE_DIR / stage / f"{model}.json"
-
-
-def read_local_state(path: Path) -> dict[str, Any] | None:
-    """The remembered server of a model's stage, or None when there is none (or the file is unreadable)."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        serving.Server.from_dict(document["server"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return document
-
-
-def stop_local(project: Project, model: str, stage: str) -> dict[str, Any] | None:
-    """Stop the local server of ``model``'s ``stage`` and forget it; return what it served (None if nothing)."""
-    name = registry.model_name(project, model)
-    path = local_state_path(project, name, stage)
-    state = read_local_state(path)
-    if state is None:
-        return None
-    _retire(state)
-    path.unlink(missing_ok=True)
-    return state
-
-
-def _retire(state: dict[str, Any], keep: Path | None = None) -> None:
-    """Stop a remembered server if it still runs, and remove its BentoML home (unless it is ``keep``)."""
-    server = serving.Server.from_dict(state["server"])
-    if serving.is_running(server):
-        serving.stop(server)
-    home = state.get("home")
-    if home and Path(home) != keep:
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _serves(state: dict[str, Any], bento: str) -> bool:
-    server = serving.Server.from_dict(state["server"])
-    return server.bento == bento and serving.is_running(server) and serving.is_ready(server)
 
 
 def _check_serves(server: serving.Server, version: Event) -> None:
@@ -332,6 +329,9 @@ class KubernetesTarget:
     build_image: bool = False
     push_image: bool = False
     kind: str = "kubernetes"
+
+    def reconcile(self, model: str, stage: str) -> list[str]:
+        return []  # the manifests are written after the tag, and writing them again is harmless
 
     @contextmanager
     def land(self, version: Event, stage: str, archive: Path) -> Iterator[Landed]:

@@ -22,16 +22,19 @@ mlship never imports BentoML.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from mlship import __version__
 from mlship.errors import MlshipError, display_path
@@ -54,10 +57,8 @@ VERSION_DIGITS = 16
 #: encoder tolerates unseen ones) instead of an enumeration in the schema.
 MAX_ENUMERATED_CATEGORIES = 1000
 ANY_CATEGORY = "t.Union[str, int, float, bool]"
-MAX_BATCH_SIZE = 1000
-MAX_LATENCY_MS = 60_000
 #: The service's own imports, pinned beside the libraries the model was trained with.
-SERVICE_LIBRARIES = ("cloudpickle", "pydantic", "prometheus_client")
+SERVICE_LIBRARIES = ("cloudpickle", "pydantic", "prometheus_client", "threadpoolctl")
 #: Bucket bounds of the predicted-probability histogram.
 PROBABILITY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 #: Quantiles of the held-out predictions that bound the predicted-value histogram's buckets.
@@ -66,6 +67,9 @@ VALUE_QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 BUCKET_DIGITS = 3
 SUBPROCESS_TIMEOUT_SECONDS = 900
 ERROR_TAIL_LINES = 15
+#: How long a command waits for another one holding the same lock (a model's store, a stage).
+LOCK_TIMEOUT_SECONDS = 900
+LOCK_POLL_SECONDS = 0.2
 
 
 class PackagingError(MlshipError):
@@ -114,6 +118,31 @@ class Feature:
     attribute: str
     #: Its type as Python source, e.g. ``float`` or ``t.Literal['basic', 'premium']``.
     annotation: str
+
+
+@contextmanager
+def exclusive(path: Path, busy: str, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if needed) for the block, waiting up to ``timeout`` seconds.
+
+    The lock is the operating system's (``flock``), so a killed holder never leaves it taken.
+    Raises :class:`PackagingError` saying ``busy`` when it is still held after ``timeout``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise PackagingError(f"{busy} (it holds {display_path(path)} after {timeout:.0f} s): wait for "
+                                         "it to finish, or stop it") from None
+                time.sleep(LOCK_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def store_home(project: Project) -> Path:
@@ -165,7 +194,8 @@ def package(project: Project, model: str, allow_failed: bool = False) -> Package
     model_tag = f"{name}:{result.fingerprint[:VERSION_DIGITS]}"
     service = render_service(project, name, result.task, model_tag, result.fingerprint, fitted, lineage,
                              reference_missing=missing_shares(profile, lineage["data"]["features"]),
-                             held_out_predictions=entry.predictions()["y_pred"].tolist())
+                             held_out_predictions=entry.predictions()["y_pred"].tolist(),
+                             serving=spec.config.serving.model_dump())
     card = ledger.folder(project, name) / ledger.CARD
     bento = {
         "name": name,
@@ -198,8 +228,11 @@ def package(project: Project, model: str, allow_failed: bool = False) -> Package
     }
     archive = project.root / DIST_DIR / f"{name}-{bento['version']}.bento"
     home = store_home(project)
-    export = not _verifies(archive)
-    outcome = _save_build_export_in_subprocess(home, saved, bento, service, archive if export else None)
+    # One packaging of a model at a time per store: two would both find the model missing and both save it.
+    with exclusive(home / f".{name}.lock", f"another `mlship package` or `release` of {name} is running"):
+        _remove_abandoned_exports(archive.parent, name)
+        export = not _verifies(archive)
+        outcome = _save_build_export_in_subprocess(home, saved, bento, service, archive if export else None)
     return Package(name, result.fingerprint, model_tag, f"{name}:{bento['version']}", archive, verify_archive(archive),
                    home, result.cache_hit, outcome["model_saved"], outcome["bento_built"], export)
 
@@ -273,13 +306,16 @@ def import_archive(archive: Path, home: Path, sha256: str | None = None) -> None
 
 def render_service(project: Project, name: str, task: str, model_tag: str, fingerprint: str, model: Any,
                    lineage: dict[str, Any], *, reference_missing: Mapping[str, float] | None = None,
-                   held_out_predictions: Sequence[float] = ()) -> str:
+                   held_out_predictions: Sequence[float] = (), serving: Mapping[str, Any] | None = None) -> str:
     """The source of the BentoML service for the fitted ``model`` (a project may override the template).
 
     ``reference_missing`` is each feature's share of missing values in training, which the service
     exposes beside the live share; ``held_out_predictions`` (of a regressor) set the buckets of the
-    predicted-value histogram (see :func:`value_buckets`).
+    predicted-value histogram (see :func:`value_buckets`); ``serving`` is the spec's ``serving``
+    section (workers, threads, request limits), its defaults when None.
     """
+    from mlship.spec import Serving
+
     from mlship.templating import environment
 
     features = input_schema(model, lineage["data"]["features"], lineage["data"]["categorical"])
@@ -301,8 +337,7 @@ def render_service(project: Project, name: str, task: str, model_tag: str, finge
         reference_missing=dict(reference_missing or {}),
         probability_buckets=list(PROBABILITY_BUCKETS),
         value_buckets=value_buckets(held_out_predictions) if task == "regression" else [],
-        max_batch_size=MAX_BATCH_SIZE,
-        max_latency_ms=MAX_LATENCY_MS,
+        serving=Serving(**(serving or {})).model_dump(),
     )
 
 
@@ -412,6 +447,16 @@ def _verifies(archive: Path) -> bool:
     except ArchiveError:
         return False
     return True
+
+
+def _remove_abandoned_exports(dist: Path, name: str) -> None:
+    """Delete the partial exports of ``name`` that a killed ``mlship package`` left (its pid is in the name)."""
+    import psutil
+
+    for partial in dist.glob(f".{name}-*.partial.bento"):
+        pid = partial.name.rsplit(".", 3)[-3]
+        if not (pid.isdigit() and psutil.pid_exists(int(pid))) or int(pid) == os.getpid():
+            partial.unlink(missing_ok=True)
 
 
 def _staging_path(archive: Path) -> Path:

@@ -240,6 +240,15 @@ def release(project: Project, model: str, store: Backend, push: bool = False, re
     from mlship.ship import packaging
 
     spec = project.spec(model)
+    # One release of a model at a time: two would both find the model unreleased and take the same version.
+    with packaging.exclusive(project.root / ".mlship" / "locks" / f"release-{spec.name}.lock",
+                             f"another `mlship release` of {spec.name} is running"):
+        return _release(project, spec, store, push, remote, allow_failed)
+
+
+def _release(project: Project, spec: "Spec", store: Backend, push: bool, remote: str, allow_failed: bool) -> Released:
+    from mlship.ship import packaging
+
     name = spec.name
     made = packaging.package(project, name, allow_failed=allow_failed)
     digest = packaging.verify_archive(made.archive)
