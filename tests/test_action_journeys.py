@@ -226,9 +226,10 @@ def test_the_setup_actions_pip_cache_key_follows_the_pinned_dependencies(tmp_pat
            "RUNNER_OS": "Linux", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     script = ACTIONS / "setup" / "cache-key.sh"
     subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], env=env, check=True)
-    key = output.read_text().strip().removeprefix("key=")
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
     python = ".".join(map(str, sys.version_info[:3]))
-    assert key.startswith(f"mlship-pip-Linux-py{python}-") and len(key.rsplit("-", 1)[1]) == 16
+    pins, project = outputs["key"].removeprefix(f"mlship-pip-Linux-py{python}-").split("-")
+    assert len(pins) == len(project) == 16 and outputs["restore-key"] == f"mlship-pip-Linux-py{python}-{pins}-"
 
 
 class BranchHead:
