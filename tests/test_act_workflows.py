@@ -1,0 +1,89 @@
+"""A repository other than this one adopts mlship by the README, and act runs its workflows.
+
+The adopting repository is made in a temporary folder; its workflow files are the README's
+snippets, word for word (OWNER and the commit filled in). act runs them offline against the
+fake GitHub, with third-party actions replaced by local stand-ins and mlship installed from
+the wheel built in this session (see tests/act_runner.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from act_runner import make_act, readme_workflows
+from repo_helpers import commit_all, git
+
+CANCER = """\
+task: classification
+data: {{sklearn: breast_cancer}}
+model:
+  estimator: sklearn.linear_model.LogisticRegression
+  params: {{C: {c}, max_iter: 2000}}
+evaluation: {{metrics: [roc_auc, accuracy], bootstrap: {{resamples: 100}}}}
+gates:
+  roc_auc: {{min: 0.9, max_drop: 0.01}}
+"""
+
+
+@pytest.fixture
+def act(installed, github, tmp_path):
+    return make_act(installed, github, tmp_path)
+
+
+@pytest.fixture
+def adopter(act, github, tmp_path) -> Path:
+    """A repository that followed the README: its workflows, a model, .gitignore; main committed."""
+    repo = tmp_path / "adopter"
+    workflows = repo / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    for name, text in readme_workflows("acme", act.mlship_sha).items():
+        (workflows / name).write_text(text)
+    (repo / "models" / "cancer").mkdir(parents=True)
+    (repo / "models" / "cancer" / "model.yaml").write_text(CANCER.format(c=1.0))
+    (repo / ".gitignore").write_text(".mlship/\nreports/pr-*\n")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "remote", "add", "origin", f"https://github.com/{github.repository}.git")  # act's GITHUB_REPOSITORY
+    commit_all(repo, "adopt mlship")
+    return repo
+
+
+def pull_request_event(repo: Path, github, number: int, head: str, base: str) -> dict:
+    """A pull_request event in GitHub's shape, for a same-repository pull request."""
+    repository = {"full_name": github.repository, "name": github.repository.split("/")[1],
+                  "owner": {"login": github.repository.split("/")[0]}, "default_branch": "main"}
+    return {
+        "action": "synchronize", "number": number, "repository": repository,
+        "pull_request": {"number": number, "state": "open",
+                         "head": {"sha": head, "ref": "tune", "repo": repository},
+                         "base": {"sha": base, "ref": "main", "repo": repository}},
+        "sender": {"login": "octocat"},
+    }
+
+
+def test_a_pull_request_in_an_adopting_repository_gets_its_comment_and_verdict_under_act(
+        act, adopter, github, tmp_path):
+    repo = adopter
+    base = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-qb", "tune")
+    (repo / "models" / "cancer" / "model.yaml").write_text(CANCER.format(c=0.5))
+    head = commit_all(repo, "C 0.5")
+    github.add_pull_request(7, head, head_ref="tune", base_sha=base)
+    git(repo, "checkout", "-q", "--detach", "main")  # GitHub runs a pull_request on the test-merge commit
+    git(repo, "merge", "-q", "--no-ff", "-m", f"Merge {head} into {base}", head)
+
+    run = act.run(repo, "pull_request", pull_request_event(repo, github, 7, head, base), "mlship.yml",
+                  tmp_path / "home")
+    assert run.returncode == 0, run.output[-6000:]
+    for job in ("pin", "changed", "compare", "report"):
+        assert run.job_succeeded(job), f"{job} did not succeed:\n{run.output[-6000:]}"
+    (comment,) = github.comments_on(7)
+    assert "## ✅ mlship: 1 model passed" in comment.body and f"`{head[:7]}`" in comment.body
+    verdicts = [(r.request["head_sha"], r.request.get("conclusion")) for r in github.check_runs]
+    assert verdicts and verdicts[-1] == (head, "success")
+    artifacts = {p.name for p in (act.state / "artifacts").glob("*/*")}
+    assert any(name.startswith("mlship-report-") for name in artifacts), artifacts
+    assert json.loads((act.state / "artifacts").glob("*/mlship-report-*/cancer/metrics.json").__next__()
+                      .read_text())["passed"] is True
