@@ -10,18 +10,23 @@ steps here, without Docker. What act would fetch from GitHub is given locally:
 * every third-party action, at the exact commit our files pin, by its stand-in in
   tests/stand-ins (see its README);
 * GitHub's REST API, by the fake in tests/fake_github.py (`GITHUB_API_URL`);
-* mlship itself, by the wheel under test (the setup action installs `MLSHIP_WHEEL`).
+* mlship itself, by the wheel under test (the setup action installs `MLSHIP_WHEEL`);
+* the OIDC token service (act has none), by :class:`TokenService`, whose token carries the
+  claims GitHub's would: `job_workflow_ref`/`job_workflow_sha` from the caller's `uses:` line.
 """
 
 from __future__ import annotations
 
+import base64
+import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from conftest import REPO_ROOT
@@ -59,6 +64,36 @@ def third_party_actions() -> dict[str, Path]:
     return found
 
 
+class TokenService:
+    """GitHub's OIDC token endpoint on 127.0.0.1: a JWT (unsigned here) with the claims set for the next run."""
+
+    def __init__(self) -> None:
+        self.claims: dict = {}
+        service = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                body = base64.urlsafe_b64encode(json.dumps(service.claims).encode()).decode().rstrip("=")
+                answer = json.dumps({"value": f"eyJhbGciOiJub25lIn0.{body}."}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/token?api-version=2.0"
+
+    def claims_for(self, caller: Path) -> None:
+        """The claims of a job of the reusable workflow ``caller`` calls (its one remote `uses:`)."""
+        (workflow, ref), = re.findall(r"uses: ([\w.-]+/[\w.-]+/\.github/workflows/[\w.-]+)@([0-9a-f]{40})",
+                                      caller.read_text())
+        self.claims = {"job_workflow_ref": f"{workflow}@{ref}", "job_workflow_sha": ref}
+
+
 @dataclass
 class ActRun:
     returncode: int
@@ -78,20 +113,29 @@ class Act:
     mlship_folder: Path
     state: Path
     fake: object
+    tokens: TokenService = field(default_factory=TokenService)
 
-    def run(self, repo: Path, event_name: str, event: dict, workflow: str, home: Path) -> ActRun:
+    def run(self, repo: Path, event_name: str, event: dict, workflow: str, home: Path,
+            remote_name: str = "origin") -> ActRun:
         # act skips actions/checkout of the repository it runs (the workspace is a copy of it): leave what
         # a checkout with fetch-depth 0 leaves, every branch as origin/<branch>.
-        for branch in git(repo, "for-each-ref", "--format=%(refname:strip=2)", "refs/heads").split():
-            git(repo, "update-ref", f"refs/remotes/origin/{branch}", f"refs/heads/{branch}")
+        if remote_name == "origin":
+            for branch in git(repo, "for-each-ref", "--format=%(refname:strip=2)", "refs/heads").split():
+                git(repo, "update-ref", f"refs/remotes/origin/{branch}", f"refs/heads/{branch}")
+        else:
+            git(repo, "fetch", "-q", "origin")
+        self.tokens.claims_for(repo / ".github" / "workflows" / workflow)
         event_file = self.state / f"event-{event_name}-{len(list(self.state.glob('event-*')))}.json"
         event_file.write_text(json.dumps(event))
         local = [f"{self.mlship_repository}@{self.mlship_sha}={self.mlship_folder}",
                  *(f"{ref}={folder}" for ref, folder in third_party_actions().items())]
         args = [str(ACT), event_name, "-e", str(event_file), "-W", f".github/workflows/{workflow}",
+                "--remote-name", remote_name,
                 "-P", "ubuntu-latest=-self-hosted", "--no-cache-server", "-s", f"GITHUB_TOKEN={self.fake.token}",
                 "--env", f"GITHUB_API_URL={self.fake.api_url}", "--env", f"MLSHIP_STAND_INS={self.state}",
-                "--env", f"MLSHIP_WHEEL={self.installed.wheel}", "--env", "PIP_DISABLE_PIP_VERSION_CHECK=1"]
+                "--env", f"MLSHIP_WHEEL={self.installed.wheel}", "--env", "PIP_DISABLE_PIP_VERSION_CHECK=1",
+                "--env", f"ACTIONS_ID_TOKEN_REQUEST_URL={self.tokens.url}",
+                "--env", "ACTIONS_ID_TOKEN_REQUEST_TOKEN=request-token"]
         for mapping in local:
             args += ["--local-repository", mapping]
         env = self.installed.env({k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLSHIP_"))})

@@ -87,3 +87,48 @@ def test_a_pull_request_in_an_adopting_repository_gets_its_comment_and_verdict_u
     assert any(name.startswith("mlship-report-") for name in artifacts), artifacts
     assert json.loads((act.state / "artifacts").glob("*/mlship-report-*/cancer/metrics.json").__next__()
                       .read_text())["passed"] is True
+
+
+def push_event(github, before: str, after: str) -> dict:
+    """A push event to main in GitHub's shape."""
+    repository = {"full_name": github.repository, "name": github.repository.split("/")[1],
+                  "owner": {"login": github.repository.split("/")[0], "name": github.repository.split("/")[0]},
+                  "default_branch": "main", "master_branch": "main"}
+    return {"ref": "refs/heads/main", "before": before, "after": after, "created": False, "deleted": False,
+            "forced": False, "base_ref": None, "compare": "", "commits": [], "head_commit": None,
+            "repository": repository, "pusher": {"name": "octocat", "email": None}, "sender": {"login": "octocat"}}
+
+
+def test_three_quick_merges_are_all_released_though_only_the_last_run_happens(act, adopter, github, tmp_path,
+                                                                             run_cli, monkeypatch):
+    """GitHub cancels a pending run when a newer one queues: here the first two runs never happen."""
+    repo = adopter
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    git(repo, "remote", "rename", "origin", "github")  # act reads the repository's name from this one
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "-q", "origin", "main")
+    github.git_remote = origin
+    monkeypatch.chdir(repo)
+    merges = []
+    for name in ("first", "second", "third"):
+        git(repo, "checkout", "-qb", name, "main")
+        (repo / "models" / name).mkdir()
+        (repo / "models" / name / "model.yaml").write_text(CANCER.format(c=0.5))
+        assert run_cli("pr", "--base", "main", "--dry-run").exit_code == 0, "reviewed as its author would"
+        commit_all(repo, f"add {name}, reviewed")
+        git(repo, "checkout", "-q", "main")
+        git(repo, "merge", "-q", "--no-ff", "-m", f"merge {name}", name)
+        git(repo, "push", "-q", "origin", "main")
+        merges.append(git(repo, "rev-parse", "HEAD"))
+
+    run = act.run(repo, "push", push_event(github, merges[1], merges[2]), "mlship-release.yml", tmp_path / "home",
+                  remote_name="github")
+    assert run.returncode == 0, run.output[-6000:]
+    released = {r.tag_name for r in github.releases.values()}
+    assert released >= {"first@v0.1.0", "second@v0.1.0", "third@v0.1.0"}, run.output[-6000:]
+    tags = git(origin, "tag", "--list").split()
+    assert {"first@v0.1.0", "second@v0.1.0", "third@v0.1.0", "first#prod#1", "second#prod#1",
+            "third#prod#1"} <= set(tags)
+    manifests = git(origin, "ls-tree", "-r", "--name-only", "main", "deploy/prod").split()
+    assert manifests == ["deploy/prod/first.yaml", "deploy/prod/second.yaml", "deploy/prod/third.yaml"]
