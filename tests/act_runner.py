@@ -116,7 +116,8 @@ class Act:
     tokens: TokenService = field(default_factory=TokenService)
 
     def run(self, repo: Path, event_name: str, event: dict, workflow: str, home: Path,
-            remote_name: str = "origin") -> ActRun:
+            remote_name: str = "origin", oidc: bool = True) -> ActRun:
+        """Run ``workflow`` for the event; ``oidc=False`` as for a fork's pull request, which gets no token."""
         # act skips actions/checkout of the repository it runs (the workspace is a copy of it): leave what
         # a checkout with fetch-depth 0 leaves, every branch as origin/<branch>.
         if remote_name == "origin":
@@ -134,8 +135,8 @@ class Act:
                 "-P", "ubuntu-latest=-self-hosted", "--no-cache-server", "-s", f"GITHUB_TOKEN={self.fake.token}",
                 "--env", f"GITHUB_API_URL={self.fake.api_url}", "--env", f"MLSHIP_STAND_INS={self.state}",
                 "--env", f"MLSHIP_WHEEL={self.installed.wheel}", "--env", "PIP_DISABLE_PIP_VERSION_CHECK=1",
-                "--env", f"ACTIONS_ID_TOKEN_REQUEST_URL={self.tokens.url}",
-                "--env", "ACTIONS_ID_TOKEN_REQUEST_TOKEN=request-token"]
+                *(["--env", f"ACTIONS_ID_TOKEN_REQUEST_URL={self.tokens.url}",
+                   "--env", "ACTIONS_ID_TOKEN_REQUEST_TOKEN=request-token"] if oidc else [])]
         for mapping in local:
             args += ["--local-repository", mapping]
         env = self.installed.env({k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLSHIP_"))})

@@ -50,30 +50,39 @@ def adopter(act, github, tmp_path) -> Path:
     return repo
 
 
-def pull_request_event(repo: Path, github, number: int, head: str, base: str) -> dict:
-    """A pull_request event in GitHub's shape, for a same-repository pull request."""
-    repository = {"full_name": github.repository, "name": github.repository.split("/")[1],
-                  "owner": {"login": github.repository.split("/")[0]}, "default_branch": "main"}
+def repository_of(full_name: str) -> dict:
+    return {"full_name": full_name, "name": full_name.split("/")[1], "owner": {"login": full_name.split("/")[0]},
+            "default_branch": "main", "fork": False}
+
+
+def pull_request_event(repo: Path, github, number: int, head: str, base: str, head_repository: str = "") -> dict:
+    """A pull_request event in GitHub's shape (from a fork when ``head_repository`` is another one)."""
+    repository = repository_of(github.repository)
     return {
         "action": "synchronize", "number": number, "repository": repository,
         "pull_request": {"number": number, "state": "open",
-                         "head": {"sha": head, "ref": "tune", "repo": repository},
+                         "head": {"sha": head, "ref": "tune", "repo": repository_of(head_repository or github.repository)},
                          "base": {"sha": base, "ref": "main", "repo": repository}},
         "sender": {"login": "octocat"},
     }
 
 
-def test_a_pull_request_in_an_adopting_repository_gets_its_comment_and_verdict_under_act(
-        act, adopter, github, tmp_path):
-    repo = adopter
+def prepare_pull_request(repo: Path, github, head_repository: str | None = None) -> tuple[str, str]:
+    """Branch `tune` changes C; GitHub's test-merge commit of it into main is checked out. Returns (head, base)."""
     base = git(repo, "rev-parse", "HEAD")
     git(repo, "checkout", "-qb", "tune")
     (repo / "models" / "cancer" / "model.yaml").write_text(CANCER.format(c=0.5))
     head = commit_all(repo, "C 0.5")
-    github.add_pull_request(7, head, head_ref="tune", base_sha=base)
-    git(repo, "checkout", "-q", "--detach", "main")  # GitHub runs a pull_request on the test-merge commit
+    github.add_pull_request(7, head, head_ref="tune", base_sha=base, head_repository=head_repository)
+    git(repo, "checkout", "-q", "--detach", "main")
     git(repo, "merge", "-q", "--no-ff", "-m", f"Merge {head} into {base}", head)
+    return head, base
 
+
+def test_a_pull_request_in_an_adopting_repository_gets_its_comment_and_verdict_under_act(
+        act, adopter, github, tmp_path):
+    repo = adopter
+    head, base = prepare_pull_request(repo, github)
     run = act.run(repo, "pull_request", pull_request_event(repo, github, 7, head, base), "mlship.yml",
                   tmp_path / "home")
     assert run.returncode == 0, run.output[-6000:]
@@ -132,3 +141,27 @@ def test_three_quick_merges_are_all_released_though_only_the_last_run_happens(ac
             "third#prod#1"} <= set(tags)
     manifests = git(origin, "ls-tree", "-r", "--name-only", "main", "deploy/prod").split()
     assert manifests == ["deploy/prod/first.yaml", "deploy/prod/second.yaml", "deploy/prod/third.yaml"]
+
+
+def test_a_fork_pull_request_is_posted_by_the_post_workflow_under_act(act, adopter, github, tmp_path):
+    """A fork gets a read-only token and no OIDC token: mlship-ref names the commit, the hand-off waits for post."""
+    repo = adopter
+    head, base = prepare_pull_request(repo, github, head_repository="someone/models")
+    pr_run = act.run(repo, "pull_request", pull_request_event(repo, github, 7, head, base, "someone/models"),
+                     "mlship.yml", tmp_path / "home", oidc=False)
+    assert pr_run.returncode == 0, pr_run.output[-6000:]
+    assert github.comments_on(7) == [] and github.writes() == [], "a fork's run posts nothing"
+    (handoff,) = (act.state / "artifacts").glob("*/mlship-handoff-*")
+
+    git(repo, "checkout", "-q", "main")  # workflow_run runs on the default branch
+    event = {"action": "completed", "repository": repository_of(github.repository),
+             "workflow": {"name": "mlship PR", "path": ".github/workflows/mlship.yml"},
+             "workflow_run": {"id": int(handoff.parent.name), "name": "mlship PR", "event": "pull_request",
+                              "status": "completed", "conclusion": "success", "head_sha": head, "head_branch": "tune",
+                              "head_repository": repository_of("someone/models"), "pull_requests": []},
+             "sender": {"login": "octocat"}}
+    post_run = act.run(repo, "workflow_run", event, "mlship-post.yml", tmp_path / "home")
+    assert post_run.returncode == 0 and post_run.job_succeeded("post"), post_run.output[-6000:]
+    (comment,) = github.comments_on(7)
+    assert "## ✅ mlship: 1 model passed" in comment.body
+    assert [r.request["head_sha"] for r in github.check_runs] == [head]
