@@ -123,8 +123,8 @@ class Act:
         if remote_name == "origin":
             for branch in git(repo, "for-each-ref", "--format=%(refname:strip=2)", "refs/heads").split():
                 git(repo, "update-ref", f"refs/remotes/origin/{branch}", f"refs/heads/{branch}")
-        else:
-            git(repo, "fetch", "-q", "origin")
+        else:  # a checkout with fetch-depth 0 brings the remote's branches and tags
+            git(repo, "fetch", "-q", "--tags", "origin")
         self.tokens.claims_for(repo / ".github" / "workflows" / workflow)
         event_file = self.state / f"event-{event_name}-{len(list(self.state.glob('event-*')))}.json"
         event_file.write_text(json.dumps(event))

@@ -108,9 +108,10 @@ def push_event(github, before: str, after: str) -> dict:
             "repository": repository, "pusher": {"name": "octocat", "email": None}, "sender": {"login": "octocat"}}
 
 
-def test_three_quick_merges_are_all_released_though_only_the_last_run_happens(act, adopter, github, tmp_path,
-                                                                             run_cli, monkeypatch):
-    """GitHub cancels a pending run when a newer one queues: here the first two runs never happen."""
+def test_three_quick_merges_are_all_released_though_only_the_last_run_happens_and_a_rollback_follows(
+        act, adopter, github, tmp_path, run_cli, monkeypatch):
+    """GitHub cancels a pending run when a newer one queues: here the first two runs never happen. Then `first`
+    changes, is released as v0.1.1, and the README's rollback workflow puts prod back on v0.1.0."""
     repo = adopter
     origin = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", str(origin))
@@ -120,16 +121,20 @@ def test_three_quick_merges_are_all_released_though_only_the_last_run_happens(ac
     github.git_remote = origin
     monkeypatch.chdir(repo)
     merges = []
-    for name in ("first", "second", "third"):
-        git(repo, "checkout", "-qb", name, "main")
-        (repo / "models" / name).mkdir()
-        (repo / "models" / name / "model.yaml").write_text(CANCER.format(c=0.5))
+
+    def merge(name: str, c: float, branch: str) -> None:
+        git(repo, "checkout", "-qb", branch, "main")
+        (repo / "models" / name).mkdir(exist_ok=True)
+        (repo / "models" / name / "model.yaml").write_text(CANCER.format(c=c))
         assert run_cli("pr", "--base", "main", "--dry-run").exit_code == 0, "reviewed as its author would"
-        commit_all(repo, f"add {name}, reviewed")
+        commit_all(repo, f"{name} with C {c}, reviewed")
         git(repo, "checkout", "-q", "main")
-        git(repo, "merge", "-q", "--no-ff", "-m", f"merge {name}", name)
+        git(repo, "merge", "-q", "--no-ff", "-m", f"merge {branch}", branch)
         git(repo, "push", "-q", "origin", "main")
         merges.append(git(repo, "rev-parse", "HEAD"))
+
+    for name in ("first", "second", "third"):
+        merge(name, 0.5, name)
 
     run = act.run(repo, "push", push_event(github, merges[1], merges[2]), "mlship-release.yml", tmp_path / "home",
                   remote_name="github")
@@ -165,3 +170,23 @@ def test_a_fork_pull_request_is_posted_by_the_post_workflow_under_act(act, adopt
     (comment,) = github.comments_on(7)
     assert "## ✅ mlship: 1 model passed" in comment.body
     assert [r.request["head_sha"] for r in github.check_runs] == [head]
+
+    git(repo, "pull", "-q", "--ff-only", "origin", "main")  # the manifests commits
+    merge("first", 0.25, "first-again")
+    again = act.run(repo, "push", push_event(github, merges[-2], merges[-1]), "mlship-release.yml",
+                    tmp_path / "home", remote_name="github")
+    assert again.returncode == 0, again.output[-6000:]
+    assert "first@v0.1.1" in {r.tag_name for r in github.releases.values()}
+
+    git(repo, "pull", "-q", "--ff-only", "origin", "main")
+    dispatch = {"inputs": {"model": "first", "stage": "prod", "version": ""}, "ref": "refs/heads/main",
+                "repository": repository_of(github.repository), "sender": {"login": "octocat"},
+                "workflow": ".github/workflows/mlship-rollback.yml"}
+    rolled = act.run(repo, "workflow_dispatch", dispatch, "mlship-rollback.yml", tmp_path / "home",
+                     remote_name="github")
+    assert rolled.returncode == 0 and rolled.job_succeeded("rollback"), rolled.output[-6000:]
+    message = git(origin, "for-each-ref", "--format=%(contents)", "refs/tags/first#prod#3")
+    assert "rollback from v0.1.1 to v0.1.0" in message
+    assert git(origin, "rev-parse", "first#prod#3^{commit}") == git(origin, "rev-parse", "first@v0.1.0^{commit}")
+    manifest = git(origin, "show", "main:deploy/prod/first.yaml")
+    assert "v0.1.0" in manifest and "v0.1.1" not in manifest
