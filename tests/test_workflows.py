@@ -324,3 +324,16 @@ def test_the_model_cache_is_saved_even_when_a_gate_fails_under_keys_no_other_mod
         for where, step in steps_of(REPO_ROOT / ".github/workflows" / name):
             if step.get("uses", "").endswith("/model-cache") and step["with"]["mode"] == "save":
                 assert step["if"] == "${{ !cancelled() }}", where
+
+
+def test_each_third_party_action_is_pinned_to_one_commit_everywhere():
+    """The current major's release commit (docs/decisions.md, "Installing and pinning"): one SHA per action."""
+    pins: dict[str, set[str]] = {}
+    for path in [*ACTIONS, *WORKFLOWS]:
+        for _, step in steps_of(path):
+            uses = step.get("uses", "")
+            if PINNED.match(uses):
+                repository, _, sha = uses.partition("@")
+                pins.setdefault("/".join(repository.split("/")[:2]), set()).add(sha)
+    assert {name: shas for name, shas in pins.items() if len(shas) > 1} == {}
+    assert pins["actions/checkout"] == {"3d3c42e5aac5ba805825da76410c181273ba90b1"}  # v7.0.1, node24
