@@ -20,7 +20,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-_USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))  # read before any test swaps HOME
+USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))  # read before any test swaps HOME
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Installed:
 
 
 def _run(*args: str | Path, cwd: Path | None = None) -> str:
-    env = {**os.environ, "PIP_CACHE_DIR": str(_USER_CACHE / "pip"), "UV_CACHE_DIR": str(_USER_CACHE / "uv")}
+    env = {**os.environ, "PIP_CACHE_DIR": str(USER_CACHE / "pip"), "UV_CACHE_DIR": str(USER_CACHE / "uv")}
     done = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True)
     assert done.returncode == 0, f"{' '.join(map(str, args))} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT
-from distribution import _USER_CACHE
+from distribution import USER_CACHE
 
 SETUP = REPO_ROOT / "actions" / "setup"
 
@@ -39,14 +39,14 @@ def run(script: str, project: Path, tmp_path: Path, python: Path | None = None, 
     done = subprocess.run([str(SETUP / script)], cwd=project, capture_output=True, text=True, env={
         "PATH": path + os.environ["PATH"], "HOME": str(tmp_path), "GITHUB_ACTION_PATH": str(SETUP),
         "GITHUB_OUTPUT": str(outputs), "RUNNER_TEMP": str(tmp_path), "RUNNER_OS": "Linux",
-        "PIP_CACHE_DIR": str(_USER_CACHE / "pip"), "GITHUB_TOKEN": "not-for-pip", **env})
+        "PIP_CACHE_DIR": str(USER_CACHE / "pip"), "GITHUB_TOKEN": "not-for-pip", **env})
     return done, dict(line.split("=", 1) for line in outputs.read_text().splitlines())
 
 
 def test_a_models_requirements_txt_is_installed_and_its_neighbours_are_not(project, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([str(Path(sys.executable).parent / "uv"), "venv", "--quiet", "--seed", str(venv)], check=True,
-                   env={**os.environ, "UV_CACHE_DIR": str(_USER_CACHE / "uv")})
+                   env={**os.environ, "UV_CACHE_DIR": str(USER_CACHE / "uv")})
     python = venv / "bin" / "python"
     done, _ = run("requirements.sh", project, tmp_path, python, MLSHIP_MODELS="boosted",
                   MLSHIP_REQUIREMENTS="shared.txt")
