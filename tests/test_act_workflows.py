@@ -147,6 +147,26 @@ def test_three_quick_merges_are_all_released_though_only_the_last_run_happens_an
     manifests = git(origin, "ls-tree", "-r", "--name-only", "main", "deploy/prod").split()
     assert manifests == ["deploy/prod/first.yaml", "deploy/prod/second.yaml", "deploy/prod/third.yaml"]
 
+    git(repo, "pull", "-q", "--ff-only", "origin", "main")  # the manifests commits
+    merge("first", 0.25, "first-again")
+    again = act.run(repo, "push", push_event(github, merges[-2], merges[-1]), "mlship-release.yml",
+                    tmp_path / "home", remote_name="github")
+    assert again.returncode == 0, again.output[-6000:]
+    assert "first@v0.1.1" in {r.tag_name for r in github.releases.values()}
+
+    git(repo, "pull", "-q", "--ff-only", "origin", "main")
+    dispatch = {"inputs": {"model": "first", "stage": "prod", "version": ""}, "ref": "refs/heads/main",
+                "repository": repository_of(github.repository), "sender": {"login": "octocat"},
+                "workflow": ".github/workflows/mlship-rollback.yml"}
+    rolled = act.run(repo, "workflow_dispatch", dispatch, "mlship-rollback.yml", tmp_path / "home",
+                     remote_name="github")
+    assert rolled.returncode == 0 and rolled.job_succeeded("rollback"), rolled.output[-6000:]
+    message = git(origin, "for-each-ref", "--format=%(contents)", "refs/tags/first#prod#3")
+    assert "rollback from v0.1.1 to v0.1.0" in message
+    assert git(origin, "rev-parse", "first#prod#3^{commit}") == git(origin, "rev-parse", "first@v0.1.0^{commit}")
+    manifest = git(origin, "show", "main:deploy/prod/first.yaml")
+    assert "v0.1.0" in manifest and "v0.1.1" not in manifest
+
 
 def test_a_fork_pull_request_is_posted_by_the_post_workflow_under_act(act, adopter, github, tmp_path):
     """A fork gets a read-only token and no OIDC token: mlship-ref names the commit, the hand-off waits for post."""
@@ -171,22 +191,3 @@ def test_a_fork_pull_request_is_posted_by_the_post_workflow_under_act(act, adopt
     assert "## ✅ mlship: 1 model passed" in comment.body
     assert [r.request["head_sha"] for r in github.check_runs] == [head]
 
-    git(repo, "pull", "-q", "--ff-only", "origin", "main")  # the manifests commits
-    merge("first", 0.25, "first-again")
-    again = act.run(repo, "push", push_event(github, merges[-2], merges[-1]), "mlship-release.yml",
-                    tmp_path / "home", remote_name="github")
-    assert again.returncode == 0, again.output[-6000:]
-    assert "first@v0.1.1" in {r.tag_name for r in github.releases.values()}
-
-    git(repo, "pull", "-q", "--ff-only", "origin", "main")
-    dispatch = {"inputs": {"model": "first", "stage": "prod", "version": ""}, "ref": "refs/heads/main",
-                "repository": repository_of(github.repository), "sender": {"login": "octocat"},
-                "workflow": ".github/workflows/mlship-rollback.yml"}
-    rolled = act.run(repo, "workflow_dispatch", dispatch, "mlship-rollback.yml", tmp_path / "home",
-                     remote_name="github")
-    assert rolled.returncode == 0 and rolled.job_succeeded("rollback"), rolled.output[-6000:]
-    message = git(origin, "for-each-ref", "--format=%(contents)", "refs/tags/first#prod#3")
-    assert "rollback from v0.1.1 to v0.1.0" in message
-    assert git(origin, "rev-parse", "first#prod#3^{commit}") == git(origin, "rev-parse", "first@v0.1.0^{commit}")
-    manifest = git(origin, "show", "main:deploy/prod/first.yaml")
-    assert "v0.1.0" in manifest and "v0.1.1" not in manifest

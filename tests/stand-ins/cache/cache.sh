@@ -4,6 +4,7 @@ set -euo pipefail
 store="$MLSHIP_STAND_INS/caches"
 mkdir -p "$store"
 target="${CACHE_PATH/#\~/$HOME}"
+KEY="${KEY//$'\n'/}"  # act 0.2.89's github.sha can end in a newline on push events; GitHub's never does
 if [[ "$MODE" == "save" ]]; then
   if [[ -e "$store/$KEY" ]]; then echo "stand-in cache: $KEY exists"; exit 0; fi
   mkdir -p "$store/.new"
@@ -19,7 +20,12 @@ else
   echo "cache-hit=false" >> "$GITHUB_OUTPUT"
   while IFS= read -r prefix; do
     [[ -n "$prefix" ]] || continue
-    found=$(cd "$store" && ls -1t | grep -F -- "$prefix" | while read -r k; do [[ "$k" == "$prefix"* ]] && echo "$k"; done | head -n1 || true)
+    for entry in "$store/$prefix"*/; do  # the newest entry whose key starts with the prefix
+      [[ -d "$entry" ]] || continue
+      if [[ -z "$found" || "$entry" -nt "$store/$found" ]]; then
+        found=$(basename "$entry")
+      fi
+    done
     [[ -z "$found" ]] || break
   done <<< "${RESTORE_KEYS:-}"
 fi
