@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from mlship.cli import cli
 from mlship.project import Project
 
-pytest_plugins = ["fake_github"]
+pytest_plugins = ["fake_github", "distribution"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_MODELS = REPO_ROOT / "models"

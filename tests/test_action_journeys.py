@@ -91,6 +91,33 @@ def test_a_pull_request_gets_one_sticky_comment_and_a_verdict_status(repo, githu
     assert "## ✅ mlship: 1 model passed" in result.summary
 
 
+class MergeCommitRunner(Runner):
+    """As GitHub runs a pull_request job: on the test-merge commit of head into base, which
+    ``GITHUB_SHA`` names and ``GITHUB_REF=refs/pull/N/merge`` points at; no branch holds it."""
+
+    def github_context(self, number: int = 7) -> dict:
+        context = super().github_context(number)
+        head = context["sha"]
+        git(self.repo, "checkout", "-q", "--detach", "main")
+        git(self.repo, "merge", "-q", "--no-ff", "-m", f"Merge {head} into main", head)
+        merge = git(self.repo, "rev-parse", "HEAD")
+        return {**context, "sha": merge, "ref": f"refs/pull/{number}/merge"}
+
+
+def test_on_githubs_test_merge_commit_the_ledger_and_model_card_name_the_pull_requests_head(repo, github, tmp_path):
+    head = commit_change(repo, "C: 1.0", "C: 0.5")
+    result = MergeCommitRunner(repo, github, tmp_path).run("pr", {"base": "main", "verdict": "status"})
+    assert not result.failed, result.report()
+    merge = git(repo, "rev-parse", "HEAD")
+    assert merge != head and git(repo, "rev-parse", "HEAD^2") == head
+
+    card = (repo / "reports" / "cancer" / "model_card.md").read_text()
+    assert f"Trained at commit `{head}`" in card and merge not in card
+    (comment,) = github.comments_on(7)
+    assert f"`{head[:7]}`" in comment.body and merge[:7] not in comment.body
+    assert [(s.sha, s.state) for s in github.statuses] == [(head, "success")]
+
+
 def test_the_compare_step_holds_no_token_and_the_posting_step_runs_no_model_code(repo, github, tmp_path):
     commit_change(repo, "C: 1.0", "C: 0.5")
     result = Runner(repo, github, tmp_path).run("pr", {"base": "main"})
@@ -199,9 +226,10 @@ def test_the_setup_actions_pip_cache_key_follows_the_pinned_dependencies(tmp_pat
            "RUNNER_OS": "Linux", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     script = ACTIONS / "setup" / "cache-key.sh"
     subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], env=env, check=True)
-    key = output.read_text().strip().removeprefix("key=")
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
     python = ".".join(map(str, sys.version_info[:3]))
-    assert key.startswith(f"mlship-pip-Linux-py{python}-") and len(key.rsplit("-", 1)[1]) == 16
+    pins, project = outputs["key"].removeprefix(f"mlship-pip-Linux-py{python}-").split("-")
+    assert len(pins) == len(project) == 16 and outputs["restore-key"] == f"mlship-pip-Linux-py{python}-{pins}-"
 
 
 class BranchHead:

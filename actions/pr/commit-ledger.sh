@@ -4,12 +4,11 @@
 # starts no workflow, so the required check must be set here. Runs no model code.
 set -euo pipefail
 branch="${GITHUB_HEAD_REF:?commit-ledger works on pull_request events}"
-# Authenticate git as actions/checkout does, without writing the token to disk.
-header="AUTHORIZATION: basic $(printf 'x-access-token:%s' "${GITHUB_TOKEN:?the token is required}" | base64 -w0)"
-echo "::add-mask::${header#AUTHORIZATION: basic }"
-auth=(-c "http.extraheader=$header")
+# shellcheck source=actions/common/git-auth.sh
+source "$GITHUB_ACTION_PATH/../common/git-auth.sh"
+git_auth "${GITHUB_TOKEN:?the token is required}"
 prefix=$(git rev-parse --show-prefix)
-git "${auth[@]}" fetch --quiet --no-tags origin "refs/heads/$branch"
+git fetch --quiet --no-tags origin "refs/heads/$branch"
 worktree=$(mktemp -d)
 trap 'git worktree remove --force "$worktree"' EXIT
 git worktree add --quiet --detach "$worktree" FETCH_HEAD
@@ -32,6 +31,6 @@ git -C "$worktree" -c user.name="${GIT_USER_NAME:-github-actions[bot]}" \
   -c user.email="${GIT_USER_EMAIL:-41898282+github-actions[bot]@users.noreply.github.com}" \
   commit --quiet -m "mlship: the ledger of this change (reports/)"
 sha=$(git -C "$worktree" rev-parse HEAD)
-git -C "$worktree" "${auth[@]}" push --quiet origin "HEAD:refs/heads/$branch"
+git -C "$worktree" push --quiet origin "HEAD:refs/heads/$branch"
 echo "sha=$sha" >> "$GITHUB_OUTPUT"
 mlship comment --handoff "$MLSHIP_HANDOFF" --verdict "${MLSHIP_VERDICT:-auto}" --sha "$sha"

@@ -309,7 +309,7 @@ def ledger_verify(ctx: click.Context, model: str) -> None:
     click.echo(f"❌ {model}: the working tree does not match the ledger: fingerprint "
                f"{verification.fingerprint[:12]} here, {verification.ledger_fingerprint[:12]} approved; "
                f"differs in: {', '.join(verification.differing) or 'unknown parts'}. "
-               f"Run `mlship pr` and commit reports/{model}/.")
+               f"{ledger_module.fix_for(verification)}")
     ctx.exit(EXIT_GATE_FAILED)
 
 
@@ -396,6 +396,26 @@ def release(ctx: click.Context, model: str, kind: str, folder: Path | None, repo
     set_outputs({"version": str(result.version.version), "tag": result.version.tag,
                  "created": str(result.created).lower(), "fingerprint": result.version.fingerprint or ""})
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else ui.released(result, remote))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the model names as a JSON list, for a workflow matrix.")
+@click.pass_context
+def unreleased(ctx: click.Context, as_json: bool) -> None:
+    """List the models whose committed ledger has no version yet: what a release run releases.
+
+    A model is listed when no version tag records the fingerprint its ledger
+    (reports/MODEL/metrics.json) approved, whichever earlier runs were skipped or
+    cancelled. A ledger recording failed gates is not listed; it is named in a warning.
+
+    Example: mlship unreleased --json
+    """
+    from mlship.ship import releases
+
+    pending = releases.unreleased(_project(ctx))
+    for name in pending.failed:
+        click.secho(f"warning: {name}: its ledger records failed gates, so it is not released", fg="yellow", err=True)
+    click.echo(json.dumps(pending.models) if as_json else "\n".join(pending.models) or "nothing to release")
 
 
 @cli.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -37,6 +39,21 @@ def _try(cwd: Path, *args: str) -> str | None:
 
 def head_commit(folder: Path) -> str | None:
     return _try(folder, "rev-parse", "HEAD")
+
+
+def reviewed_commit(folder: Path) -> str | None:
+    """The commit under review: HEAD, except on GitHub's test-merge commit of a pull request.
+
+    A ``pull_request`` job checks out ``refs/pull/N/merge`` (``GITHUB_REF``), a merge of the
+    head into the base that ``GITHUB_SHA`` names and no branch will ever hold. What was
+    reviewed, and what the ledger and model card must name, is the pull request's head:
+    that merge's second parent.
+    """
+    head = head_commit(folder)
+    on_test_merge = re.fullmatch(r"refs/pull/\d+/merge", os.environ.get("GITHUB_REF", ""))
+    if head and on_test_merge and head == os.environ.get("GITHUB_SHA"):
+        return _try(folder, "rev-parse", "--verify", "--quiet", "HEAD^2") or head
+    return head
 
 
 def is_dirty(folder: Path, paths: list[Path]) -> bool | None:

@@ -597,7 +597,7 @@ def test_lineage_records_the_data_digest_the_features_and_the_library_versions(f
     assert (lineage["data"]["train_rows"], lineage["data"]["test_rows"]) == (235, 65)
     assert lineage["versions"] == {
         "mlship": mlship.__version__,
-        "python": platform.python_version(),
+        "python": ".".join(platform.python_version_tuple()[:2]),
         **{name: metadata.version(name) for name in ("scikit-learn", "numpy", "pandas", "scipy")},
     }
     assert lineage["fingerprint"] == result.fingerprint == result.entry.name

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mlship.errors import MlshipError
-from mlship.git import head_commit, is_dirty
+from mlship.git import is_dirty, reviewed_commit
 from mlship.project import Project
 from mlship.review.acceptance import Acceptance
 from mlship.review.bootstrap import (Delta, Predictions, Sample, paired_bootstrap, unpaired_bootstrap,
@@ -350,7 +350,7 @@ def _restricted(dataset: Dataset, mask: np.ndarray) -> Dataset:
 
 def _candidate_version(spec: Spec, result: Trained, metrics: dict[str, float] | None = None) -> Version:
     dirty = is_dirty(spec.dir, [spec.dir, *spec.data_files()])
-    return Version(result.fingerprint, result.metrics if metrics is None else metrics, head_commit(spec.dir),
+    return Version(result.fingerprint, result.metrics if metrics is None else metrics, reviewed_commit(spec.dir),
                    result.cache_hit, dirty)
 
 

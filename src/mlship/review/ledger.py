@@ -145,9 +145,32 @@ def _shape_problem(document: Any) -> str | None:
 
 
 def verify(project: Project, name: str) -> Verification:
-    """Compare the fingerprint of the model at the working tree with the ledger's."""
+    """Compare the fingerprint of the model at the working tree with the ledger's.
+
+    Each differing part is named with what differs in it (``versions: scikit-learn 1.5.2
+    approved, 1.6.1 here``), so the message says what to reinstall or retrain.
+    """
     recorded = read(project, name)
     current = fingerprint(project.spec(name))
     parts = recorded.get("fingerprint_parts", {})
-    differing = sorted(key for key in current.parts if parts.get(key) != current.parts[key])
+    differing = [describe_difference(key, parts.get(key), current.parts[key])
+                 for key in sorted(current.parts) if parts.get(key) != current.parts[key]]
     return Verification(name, recorded["fingerprint"], current.value, differing)
+
+
+def describe_difference(part: str, approved: Any, here: Any) -> str:
+    """One differing fingerprint part, with the entries that differ when it is a mapping (versions, data)."""
+    if not (isinstance(approved, dict) and isinstance(here, dict)):
+        return part
+    keys = sorted(set(approved) | set(here))
+    changes = [f"{key} {approved.get(key, 'absent')} approved, {here.get(key, 'absent')} here"
+               for key in keys if approved.get(key) != here.get(key)]
+    return f"{part} ({'; '.join(changes)})"
+
+
+def fix_for(verification: Verification) -> str:
+    """What to do about a mismatch: reinstall what was approved, or review the change again."""
+    if all(part.startswith("versions") for part in verification.differing):
+        return ("Install the approved versions (those marked 'approved' above), or run `mlship pr` with these "
+                f"and commit {REPORTS_DIR}/{verification.name}/ to have them reviewed.")
+    return f"Run `mlship pr` and commit {REPORTS_DIR}/{verification.name}/."

@@ -256,7 +256,7 @@ def _card_context(c: "Comparison") -> dict[str, Any]:
         "note": c.note,
         "compared_rows": _compared_rows(c),
         "fingerprint": c.candidate.fingerprint,
-        "commit": lineage["git"]["commit"],
+        "commit": c.candidate.commit or lineage["git"]["commit"],  # the reviewed commit, where a cache hit trained elsewhere
         "versions": lineage["versions"],
         "performance": c.candidate_performance,
     }

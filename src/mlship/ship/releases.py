@@ -228,6 +228,34 @@ def backend(project: Project, kind: str = "local", folder: Path | None = None, r
     raise StorageError(f"unknown backend '{kind}': choose one of {', '.join(BACKENDS)}")
 
 
+@dataclass(frozen=True)
+class Pending:
+    """The models whose committed ledger has no version yet, and those left out because their gates failed."""
+
+    models: list[str]
+    failed: list[str]
+
+
+def unreleased(project: Project) -> Pending:
+    """Every model whose ledger approves a fingerprint that no version of it records.
+
+    This is what a release run does, whatever earlier runs did: a run that was cancelled
+    or skipped (GitHub keeps one pending run per concurrency group) leaves its models
+    here for the next one, so releasing converges without diffing pushes. A ledger that
+    records failed gates is left out (it was not approved). The tags are read as checked
+    out (in Actions, ``fetch-depth: 0`` brings them all).
+    """
+    models, failed = [], []
+    for name in project.model_names():
+        if not (ledger.folder(project, name) / ledger.METRICS).is_file():
+            continue
+        document = ledger.read(project, name)
+        if registry.read(project, name).with_fingerprint(document.get("fingerprint", "")) is not None:
+            continue
+        (failed if document.get("passed") is False else models).append(name)
+    return Pending(models, failed)
+
+
 def release(project: Project, model: str, store: Backend, push: bool = False, remote: str = "origin",
             allow_failed: bool = False) -> Released:
     """Register ``model``'s approved model as its next version and store its artifacts in ``store``.

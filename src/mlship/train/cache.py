@@ -86,7 +86,11 @@ class Cache:
         self.root = Path(root)
 
     def get(self, fingerprint: str) -> CacheEntry | None:
-        """The entry for ``fingerprint`` if it is whole, else None."""
+        """The entry for ``fingerprint`` if it is whole, else None.
+
+        A hit touches the entry's manifest: its modification time says when the entry was last
+        used, so a CI job can save only the entries it used (see actions/model-cache).
+        """
         path = self.root / fingerprint
         try:
             sizes = json.loads((path / MANIFEST_FILE).read_text())
@@ -94,7 +98,13 @@ class Cache:
                                                            for name, size in sizes.items())
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        return CacheEntry(path) if whole else None
+        if not whole:
+            return None
+        try:
+            os.utime(path / MANIFEST_FILE)
+        except OSError:  # a read-only cache still serves
+            pass
+        return CacheEntry(path)
 
     @contextmanager
     def new_entry(self, fingerprint: str) -> Iterator[Path]:

@@ -2,21 +2,29 @@
 
 It covers everything that decides what training produces: the training part of the
 spec, the bytes of every data file, the model folder's Python code when an entrypoint
-builds the model, the versions of Python and the libraries, and the version of the
-entry format (how rows are split, what an entry records). Equal fingerprints
-mean the same model and the same metrics, so a cached one can stand in for training.
-Gates, the description, the version note, slices and bootstrap settings are not part of
-it: changing them never retrains (except gating a metric not computed yet, which must
-then be computed). A library that an entrypoint imports, other than those above, is
-not covered: pin it, and change the entrypoint's code when you change the pin.
+builds the model, the versions of the libraries, Python's minor version (3.11: a patch
+release such as 3.11.9 does not change what scikit-learn computes, and runner images move
+patch releases under a pinned "3.11"), and the version of the entry format (how rows are
+split, what an entry records). Equal fingerprints mean the same model and the same
+metrics, so a cached one can stand in for training. Gates, the description, the version
+note, slices and bootstrap settings are not part of it: changing them never retrains
+(except gating a metric not computed yet, which must then be computed).
+
+The libraries are scikit-learn and its stack, the estimator's own distribution, and every
+distribution the model folder's ``requirements.txt`` names (the setup action installs that
+file): the installed version of each. A library an entrypoint imports without naming it
+there is not covered.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import re
 from dataclasses import dataclass
 from importlib import metadata
+
+from packaging.requirements import InvalidRequirement, Requirement
 
 from mlship import __version__
 from mlship.errors import DataError, display_path
@@ -24,6 +32,8 @@ from mlship.files import sha256_file, sha256_text
 from mlship.spec import Spec
 
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy")
+#: The model folder's own dependencies, installed by the setup action before training.
+REQUIREMENTS_FILE = "requirements.txt"
 #: The version of what training makes of the same inputs: the rule that splits the rows and
 #: the files of a cache entry. Raise it with either, so that no older entry is ever reused.
 #: 2: rows split by a digest of each row (before: a seeded train_test_split); train_digests.npy.
@@ -75,12 +85,37 @@ def code_digest(spec: Spec) -> str | None:
     return sha256_text(json.dumps({str(p.relative_to(spec.dir)): sha256_file(p) for p in files}))
 
 
+def python_version() -> str:
+    """Python's major.minor: what a model's results depend on, unlike the patch release."""
+    return ".".join(platform.python_version_tuple()[:2])
+
+
+def requirement_names(spec: Spec) -> list[str]:
+    """The distributions the model folder's requirements.txt names (options and comments skipped)."""
+    file = spec.dir / REQUIREMENTS_FILE
+    if not file.is_file():
+        return []
+    names = []
+    for line in file.read_text(encoding="utf-8").splitlines():
+        try:  # options (-r, --index-url), paths and bare URLs name no distribution
+            names.append(canonical(Requirement(line.split(" #", 1)[0].strip()).name))
+        except InvalidRequirement:
+            continue
+    return names
+
+
+def canonical(name: str) -> str:
+    """A distribution name as the index compares them (PEP 503): LightGBM, lightgbm and light_gbm are one."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def library_versions(spec: Spec) -> dict[str, str]:
-    versions = {"mlship": __version__, "python": platform.python_version()}
+    versions = {"mlship": __version__, "python": python_version()}
     names = list(LIBRARIES)
     estimator = spec.config.model.estimator
     if estimator and not estimator.startswith("sklearn."):
         names += metadata.packages_distributions().get(estimator.split(".")[0], [])
+    names += [name for name in requirement_names(spec) if name not in map(canonical, names)]
     for name in names:
         try:
             versions[name] = metadata.version(name)

@@ -140,9 +140,14 @@ def _param_names(cls: type) -> list[str]:
 
 
 def _validate_param_values(spec: Spec, estimator: Any) -> None:
-    """Use scikit-learn's own parameter constraints, where the estimator declares them."""
+    """Use scikit-learn's own parameter constraints, where the estimator declares them.
+
+    Estimators of other libraries (LightGBM, XGBoost) inherit ``_validate_params`` from
+    ``BaseEstimator`` without declaring ``_parameter_constraints``: they check their own
+    parameters when fitted.
+    """
     validate = getattr(estimator, "_validate_params", None)
-    if validate is None:
+    if validate is None or not hasattr(estimator, "_parameter_constraints"):
         return
     try:
         validate()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlship.errors import MlshipError, TrainingError
 from mlship.files import atomic_write_json
-from mlship.git import head_commit, is_dirty
+from mlship.git import is_dirty, reviewed_commit
 from mlship.metrics import CATALOGUE
 from mlship.spec import Spec
 from mlship.train.cache import (LINEAGE_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, PROFILE_FILE,
@@ -129,7 +129,7 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
             "fingerprint": fp.value,
             "fingerprint_parts": fp.parts,
             "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "git": {"commit": head_commit(spec.dir), "dirty": is_dirty(spec.dir, [spec.dir, *spec.data_files()])},
+            "git": {"commit": reviewed_commit(spec.dir), "dirty": is_dirty(spec.dir, [spec.dir, *spec.data_files()])},
             "data": {"digests": fp.parts["data"], "train_rows": len(dataset.X_train),
                      "test_rows": len(dataset.X_test), "columns": dataset.columns,
                      "features": list(dataset.X_train.columns), "categorical": dataset.categorical,
