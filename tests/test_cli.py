@@ -133,3 +133,15 @@ def test_python_dash_m_runs_the_cli(factory):
     done = subprocess.run([sys.executable, "-m", "mlship", "validate"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("✅ iris")
+
+
+def test_ctrl_c_in_any_command_exits_130_not_a_failed_gates_1(factory, run_cli, monkeypatch):
+    from mlship import api
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "train", interrupted)
+    factory.model("iris", "task: classification\ndata: {sklearn: iris}\nmodel: {estimator: sklearn.dummy.DummyClassifier}\n")
+    result = run_cli("train", "iris")
+    assert result.exit_code == 130 and result.stderr.strip() == "interrupted"

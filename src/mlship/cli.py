@@ -21,11 +21,17 @@ EXIT_GATE_FAILED = 1
 
 
 class _Group(click.Group):
-    """Catches :class:`MlshipError` once for every command: message on stderr, exit code 2."""
+    """Catches :class:`MlshipError` once for every command: message on stderr, exit code 2.
+
+    Ctrl-C exits 130, as shells expect of SIGINT, never click's 1, which means a gate failed.
+    """
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            click.secho("interrupted", fg="red", err=True)
+            ctx.exit(130)
         except MlshipError as error:
             if ctx.params.get("traceback"):
                 raise
