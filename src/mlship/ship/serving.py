@@ -101,8 +101,14 @@ def interruptible() -> Iterator[None]:
 
 
 def server_environment(env: Mapping[str, str], mark: str) -> dict[str, str]:
-    """``env`` without credentials, with the server's ``mark``."""
-    return {**{name: value for name, value in env.items() if not CREDENTIALS.search(name)}, MARK: mark}
+    """``env`` without credentials, with the server's ``mark``.
+
+    BentoML's process manager renames itself ("circusd") with setproctitle where that package
+    is installed, which by default overwrites the process's environment as the kernel shows it,
+    mark included; ``SPT_NOENV`` tells setproctitle to leave it.
+    """
+    kept = {name: value for name, value in env.items() if not CREDENTIALS.search(name)}
+    return {**kept, "SPT_NOENV": "1", MARK: mark}
 
 
 def marked(mark: str) -> list["psutil.Process"]:
@@ -257,14 +263,17 @@ def metadata(server: Server) -> dict[str, Any]:
 
 
 def is_running(server: Server) -> bool:
-    """Whether ``server.pid`` is still that server: alive, and running ``bentoml serve`` of its bento."""
+    """Whether ``server.pid`` is still a server mlship started: alive, the leader of its own session (as
+    :func:`start` makes it) and carrying the mark. Not by its command line, which the process manager
+    renames (see :func:`server_environment`)."""
     import psutil
 
     try:
-        command = psutil.Process(server.pid).cmdline()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        process = psutil.Process(server.pid)
+        return (process.status() != psutil.STATUS_ZOMBIE and os.getsid(server.pid) == server.pid
+                and MARK in process.environ())
+    except (psutil.Error, ProcessLookupError):
         return False
-    return "serve" in command and server.bento in command and str(server.port) in command
 
 
 def stop(server: Server, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
