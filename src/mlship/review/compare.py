@@ -204,7 +204,7 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entr
                                      dataset.positive_class)
         baseline_metrics, _ = score(metrics, y, baseline_model.y_pred, baseline_model.proba, dataset.classes,
                                     dataset.positive_class)
-        pairs, why_one_seed = _seed_pairs(spec, candidate_entry, baseline_entry, dataset)
+        pairs, why_one_seed = _seed_pairs(candidate_entry, baseline_entry, dataset)
         pairs.insert(0, (candidate_model, baseline_model))
         if why_one_seed:
             notes.append(why_one_seed)
@@ -243,15 +243,12 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entr
     )
 
 
-def _seed_pairs(spec: Spec, candidate: CacheEntry, baseline: CacheEntry,
+def _seed_pairs(candidate: CacheEntry, baseline: CacheEntry,
                 dataset: Dataset) -> tuple[list[tuple[Predictions, Predictions]], str]:
     """Each pair of seed replicas' predictions of the compared rows (``evaluation.seeds``), or why there are none."""
-    wanted = spec.config.evaluation.seeds
-    if wanted == 1:
-        return [], ""
     candidates, baselines = candidate.replicas(), baseline.replicas()
     if not candidates:
-        return [], ""  # the estimator takes no seed: training warned
+        return [], ""  # one seed was asked for, or the estimator takes none (training warned)
     if not baselines:
         return [], ("the intervals leave out seed variation: the baseline was trained with one seed (evaluation.seeds "
                     "applies to both versions once the base branch has it)")
