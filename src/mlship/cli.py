@@ -195,8 +195,8 @@ def pr(ctx: click.Context, base: str | None, dry_run: bool, as_json: bool, out: 
     accepted = []
     if not dry_run:
         api.check_publishable(context, token, handoff_only=handoff is not None)
-        if token:
-            accepted = api.acceptances(context, token)
+        if token and not (context.is_fork or handoff is not None):  # a run that posts: no hand-off
+            accepted = _acceptances(context, token)
     result = api.pr(project, base, out, run_url=context.run_url, only=models, acceptances=accepted)
     write_step_summary(result.comment)
     outputs = {"passed": str(result.passed).lower(), "fork": str(context.is_fork).lower(),
@@ -220,6 +220,20 @@ def pr(ctx: click.Context, base: str | None, dry_run: bool, as_json: bool, out: 
             outputs["handoff-path"] = str(folder)
     set_outputs(outputs)
     ctx.exit(result.exit_code)
+
+
+def _acceptances(context, token: str) -> list:
+    """The maintainers' acceptances on the pull request; none, with a warning, when GitHub cannot be read
+    (the verdict then stands as the gates give it, and posting reports the problem)."""
+    from mlship import api
+    from mlship.github.client import GitHubError
+
+    try:
+        return api.acceptances(context, token)
+    except GitHubError as error:
+        click.secho(f"warning: the pull request's comments could not be read for /mlship accept ({error}); "
+                    "judging by the gates alone", fg="yellow", err=True)
+        return []
 
 
 def _published(published, context) -> str:

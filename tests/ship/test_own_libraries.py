@@ -17,7 +17,7 @@ import requests
 from sklearn.datasets import load_breast_cancer
 
 from churn_repos import mlship, ok
-from mlship.ship import deploy, serving
+from mlship.ship import serving, stages
 from repo_helpers import commit_all, git
 
 SPEC = """\
@@ -40,9 +40,9 @@ def boosted(factory) -> Iterator[Path]:
     factory.git_init()
     yield factory.root
     for path in (factory.root / ".mlship" / "deploy").glob("*/*.json"):
-        remembered = deploy.read_local_state(path)
+        remembered = stages.read_local_state(path)
         if remembered is not None:
-            serving.stop(serving.Server.from_dict(remembered["server"]))
+            serving.stop(remembered.server)
 
 
 def test_a_lightgbm_model_is_reviewed_released_and_served_with_lightgbm_pinned(boosted):
