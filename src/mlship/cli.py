@@ -259,9 +259,9 @@ def _published(published, context) -> str:
 @click.option("--sha", metavar="COMMIT",
               help="With --handoff: set the verdict on this commit, which must be the pull request's head: the "
                    "commit that put the ledger on top of the hand-off's.")
-@click.option("--author", metavar="LOGIN",
+@click.option("--author", metavar="LOGIN", envvar="MLSHIP_AUTHOR",
               help="The login the token writes as (e.g. my-app[bot]), when GET /user cannot tell: by default the "
-                   "bot that wrote the oldest marked comment is taken.")
+                   "bot that wrote the oldest marked comment is taken. Default: $MLSHIP_AUTHOR.")
 @click.pass_context
 def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, key: str, repo: str | None,
             handoff: Path | None, verdict: str, sha: str | None, author: str | None) -> None:
@@ -660,9 +660,9 @@ def stop(ctx: click.Context, model: str, stage: str) -> None:
 @click.option("--issue", is_flag=True, help="Open or update the GitHub issue that tracks MODEL's drift (token "
                                             "from $GITHUB_TOKEN, needs issues write).")
 @click.option("--repo", metavar="OWNER/NAME", help="With --issue: the repository. Default: $GITHUB_REPOSITORY.")
-@click.option("--author", metavar="LOGIN",
+@click.option("--author", metavar="LOGIN", envvar="MLSHIP_AUTHOR",
               help="With --issue: the login the token writes as (e.g. my-app[bot]), when GET /user cannot tell: by "
-                   "default the bot that opened the oldest marked issue is taken.")
+                   "default the bot that opened the oldest marked issue is taken. Default: $MLSHIP_AUTHOR.")
 @click.pass_context
 def drift(ctx: click.Context, model: str, current: Path, out: Path | None, as_json: bool, issue: bool,
           repo: str | None, author: str | None) -> None:

@@ -5,7 +5,9 @@ installation tokens, a rate limit that outlasts the wait, HTML where JSON should
 from __future__ import annotations
 
 import pytest
+import yaml
 
+from conftest import REPO_ROOT
 from fake_github import FakeGitHub
 from mlship.monitor.drift_issues import report_drift
 from mlship.github.client import GitHub
@@ -42,6 +44,23 @@ def test_an_explicit_author_picks_that_bots_comment(run_cli, github_env: FakeGit
                      "mlship-bot[bot]")
     assert result.exit_code == 0 and result.stdout.startswith(f"comment created on #{PR}"), result.stderr
     assert len(github_env.comments_on(PR)) == 2
+
+
+def test_the_actions_author_input_reaches_the_cli_as_mlship_author(run_cli, github_env: FakeGitHub, body,
+                                                                   monkeypatch):
+    """The comment, pr and drift actions pass their ``author`` input as $MLSHIP_AUTHOR."""
+    github_env.token_kind = "app"
+    older = github_env.add_comment(PR, "<!-- mlship:report -->\nan older bot's", author="other-app[bot]")
+    monkeypatch.setenv("MLSHIP_AUTHOR", "mlship-bot[bot]")
+    for text in ("## first", "## second"):
+        body.write_text(text)
+        assert run_cli("comment", "--pr", str(PR), "--repo", REPO, "--body-file", str(body)).exit_code == 0
+    assert [(c.user.login, c.body) for c in github_env.comments_on(PR)] == [
+        ("other-app[bot]", older.body), ("mlship-bot[bot]", "<!-- mlship:report -->\n## second")]
+    for action in ("comment", "pr", "drift"):
+        steps = yaml.safe_load((REPO_ROOT / "actions" / action / "action.yml").read_text())["runs"]["steps"]
+        tokened = [step["env"] for step in steps if step.get("env", {}).get("GITHUB_TOKEN") == "${{ inputs.token }}"]
+        assert tokened and all(env["MLSHIP_AUTHOR"] == "${{ inputs.author }}" for env in tokened), action
 
 
 def test_a_github_app_installation_token_keeps_one_drift_issue(github: FakeGitHub):

@@ -1,8 +1,9 @@
 """`compare_model` on a real git repository whose models are trained once for the module.
 
-The fixture commits five small models on ``main``, changes each on a branch the way real pull
+The fixture commits eight small models on ``main``, changes each on a branch the way real pull
 requests do (more held-out rows, a removed column, another target, a new model, a base that
-cannot be built), and trains every version once into the project's cache. Each test then
+cannot be built, new data with new params and evaluation settings, a new class, a regressor's
+params), and trains every version once into the project's cache. Each test then
 compares one model, from the cache in well under a second, and pins what the comparison says:
 which rows, which path (paired, recorded predictions, unpaired, no baseline) and why. These are
 the comparison's tests the mutation run of the verdict core relies on; the journeys through the
@@ -29,7 +30,8 @@ from churn_repos import hermetic
 from conftest import REPO_ROOT
 from mlship import git as gitlib
 from mlship.project import Project
-from mlship.review.compare import NEW_MODEL, Checkout, Comparison, compare_model
+from mlship.review.bootstrap import Predictions, Sample, paired_bootstrap, unpaired_bootstrap
+from mlship.review.compare import NEW_MODEL, Checkout, Comparison, Version, compare_model
 from mlship.review.gates import judge_trained
 from mlship.review.rows import BASELINE_TRAINED
 from mlship.train.cache import CacheEntry
@@ -76,13 +78,39 @@ def spec(name: str, target: str = "y", test_size: float = 0.3, seeds: int = 2) -
     return SPEC.format(name=name, target=target, test_size=test_size, seeds=seeds)
 
 
+TUNED_BASE = """
+description: tuned
+task: classification
+data: {path: data.csv, target: y, split: {test_size: 0.3, seed: 1, key: id}}
+model: {estimator: sklearn.ensemble.RandomForestClassifier, params: {n_estimators: 5, max_depth: 3}}
+evaluation:
+  metrics: [roc_auc, accuracy, f1]
+  positive_class: "no"
+  bootstrap: {resamples: 200, seed: 3}
+"""
+# The pull request: 50 more rows and a column, another forest, a narrower interval, and a bootstrap seed of its own.
+TUNED = (TUNED_BASE.replace("n_estimators: 5", "n_estimators: 7")
+         .replace("resamples: 200, seed: 3", "resamples: 200, seed: 4, confidence: 0.9"))
+REGRESSOR = """
+description: regress
+task: regression
+data: {path: data.csv, target: x1, split: {test_size: 0.3, seed: 1, key: id}}
+model: {estimator: sklearn.ensemble.RandomForestRegressor, params: {n_estimators: 5, max_depth: 3}}
+evaluation: {metrics: [rmse, r2], bootstrap: {resamples: 200}}
+gates: {rmse: {max_relative_drop: 0.5}}
+"""
+
+
 def build(root: Path) -> str:
-    """Commit the five models on main, change them on ``feature``, check main out beside it, train every
+    """Commit the eight models on main, change them on ``feature``, check main out beside it, train every
     version once; return main's commit."""
     data = table()
     for name in ("grown", "renamed", "retarget"):
         write(root, name, spec(name), data)
     write(root, "broken", spec("broken").replace("RandomForestClassifier", "NoSuchForest"), data)
+    write(root, "tuned", TUNED_BASE, data)
+    write(root, "reclassed", spec("reclassed"), data)
+    write(root, "regress", REGRESSOR, data)
     git(root, "init", "-q", "-b", "main")
     base = commit_all(root, "main")
     git(root, "checkout", "-qb", "feature")
@@ -91,9 +119,13 @@ def build(root: Path) -> str:
     write(root, "retarget", spec("retarget", target="y2"))
     write(root, "broken", spec("broken"))
     write(root, "fresh", spec("fresh"), data)
+    more = table(450)
+    write(root, "tuned", TUNED, more.assign(x3=more["x1"] * 2))
+    write(root, "reclassed", spec("reclassed"), data.assign(y=data["y"].where(data["x2"] < 1.2, "maybe")))
+    write(root, "regress", REGRESSOR.replace("max_depth: 3", "max_depth: 4"))
     commit_all(root, "feature")
     git(root, "worktree", "add", "-q", "--detach", str(root.parent / "base"), base)
-    for name in ("grown", "renamed", "retarget", "fresh", "broken"):
+    for name in ("grown", "renamed", "retarget", "fresh", "broken", "tuned", "reclassed", "regress"):
         compare_model(Project(root), name, Checkout(base, root.parent / "base", root))
     return base
 
@@ -217,8 +249,18 @@ def test_another_target_is_compared_unpaired_each_on_its_own_rows(repo):
 
 
 def test_a_new_model_gets_only_its_absolute_gates(repo):
+    project, _ = repo
     c = compared(repo, "fresh")
-    assert c.new_model and c.baseline is None and c.note == NEW_MODEL and c.deltas == {} and not c.paired
+    assert c.new_model and c.baseline is None and c.note == NEW_MODEL and c.deltas == {} and c.paired is False
+    assert c.name == "fresh" and c.spec == project.spec("fresh") and c.slices == []
+    trained = train(project.spec("fresh"), project.cache_dir)
+    assert c.candidate == Version(trained.fingerprint, trained.metrics, gitlib.head_commit(project.root), True, False)
+    assert c.candidate_lineage == CacheEntry(trained.entry).lineage()
+    assert c.candidate_performance == trained.performance and c.candidate_performance
+    assert [(g.rule, g.message) for g in c.gates][1:] == [
+        ("max_drop 0.05", "not applied: no baseline to compare roc_auc with"),
+        ("slice_max_drop 0.3", "not applied: no slice was compared with a baseline on the same rows"),
+        ("max_relative_drop 0.1", "not applied: no baseline to compare accuracy with")]
     assert [(g.rule, g.passed) for g in c.gates if not g.message.startswith("not applied")] == [("min 0.5", True)]
     assert all(g.passed for g in c.gates) and c.passed
     assert c.data_diff["rows"]["baseline"] is None and c.data_diff["columns_added"] == []
@@ -228,7 +270,7 @@ def test_a_new_model_gets_only_its_absolute_gates(repo):
 def test_a_baseline_that_cannot_be_built_says_why_with_paths_in_the_repository(repo):
     c = compared(repo, "broken")
     _, checkout = repo
-    assert c.baseline is None and not c.new_model
+    assert c.baseline is None and c.new_model is False and c.name == "broken" and c.deltas == {}
     assert c.note.startswith("the baseline at the merge-base cannot be evaluated (models/broken/model.yaml:")
     assert "NoSuchForest" in c.note and str(checkout.path) not in c.note
     assert c.note.endswith("), so only absolute gates apply")
@@ -240,6 +282,39 @@ def test_a_checkout_maps_paths_both_ways(repo):
     assert inside == checkout.path / "models" / "grown" and inside.is_dir()
     assert checkout.unmirror(f"error in {inside / 'model.yaml'} and {checkout.path.resolve()}/x") == \
         "error in models/grown/model.yaml and x"
+
+
+def test_paths_through_the_working_directory_are_mapped_before_their_tails(repo, monkeypatch):
+    project, checkout = repo
+    monkeypatch.chdir(checkout.path.parent)  # the checkout's relative path, "base", ends its absolute one
+    assert checkout.unmirror(f"see {checkout.path}/models/grown/model.yaml and base/x") == \
+        "see models/grown/model.yaml and x"
+    link = checkout.path.parent / "base-link"
+    if not link.exists():
+        link.symlink_to(checkout.path)
+    through_link = Checkout(checkout.commit, link, checkout.repo)
+    assert through_link.unmirror(f"{link}/a and {checkout.path.resolve()}/b") == "a and b"
+
+
+def test_a_new_class_is_compared_unpaired(repo):
+    c = compared(repo, "reclassed")
+    assert not c.paired and c.note == "not paired: the classes changed; each version is scored on its own held-out rows"
+    assert set(c.deltas) == {"roc_auc", "accuracy"}
+
+
+def test_a_regressor_is_compared_on_shared_rows_by_its_own_metrics(repo):
+    project, _ = repo
+    c = compared(repo, "regress")
+    assert c.paired and c.note == "" and set(c.deltas) == {"rmse", "r2"}
+    baseline = CacheEntry(train(load_baseline(repo, "regress"), project.cache_dir).entry)
+    dataset = load_dataset(project.spec("regress"))
+    y = dataset.y_test.to_numpy()
+    theirs = Predictions(baseline.load_model().predict(dataset.test_table[["x2", "region", "y", "y2"]]))
+    ours = Predictions(CacheEntry(train(project.spec("regress"), project.cache_dir).entry).predictions()[
+        "y_pred"].to_numpy())
+    assert c.deltas == paired_bootstrap(["rmse", "r2"], y, ours, theirs, None, None, 200, 0.95, 0)
+    assert c.baseline.metrics == score(["rmse", "r2"], y, theirs.y_pred, None, None, None)[0]
+    assert [(g.rule, g.passed) for g in c.gates] == [("max_relative_drop 0.5", True)]
 
 
 def test_a_trained_model_is_judged_by_its_absolute_gates_only(repo):
@@ -295,3 +370,72 @@ def test_a_gated_metric_the_training_could_not_compute_fails_its_absolute_gate_w
                       unavailable={"roc_auc": "only one class in the held-out rows"})
     (gate,) = judge_trained(project.spec("grown"), missing).gates
     assert gate.message == "roc_auc could not be computed (only one class in the held-out rows), so its gate fails"
+
+
+def test_a_pull_request_cannot_choose_the_bootstrap_seed_and_its_own_settings_apply(repo):
+    project, _ = repo
+    c = compared(repo, "tuned")
+    assert c.paired and c.seeds == 1 and c.note == (
+        "the bootstrap seed changed (3 → 4); the comparison keeps the base's seed, so that a seed cannot be chosen "
+        "to pass")
+    # Every held-out row is compared: the new rows were never the baseline's, the old ones it held out too.
+    candidate = CacheEntry(train(project.spec("tuned"), project.cache_dir).entry)
+    baseline = CacheEntry(train(load_baseline(repo, "tuned"), project.cache_dir).entry)
+    dataset = load_dataset(project.spec("tuned"))
+    assert c.rows == {"compared": len(dataset.y_test), "held_out": len(dataset.y_test), "excluded": {}}
+    y, classes = dataset.y_test.to_numpy(), ["no", "yes"]
+    model = baseline.load_model()
+    features = baseline.lineage()["data"]["features"]
+    ours = Predictions(candidate.predictions()["y_pred"].to_numpy(),
+                       candidate.predictions()[["proba:no", "proba:yes"]].to_numpy())
+    theirs = Predictions(model.predict(dataset.test_table[features]), model.predict_proba(dataset.test_table[features]))
+    # The base's seed, the candidate's confidence and positive class.
+    assert c.deltas == paired_bootstrap(["roc_auc", "accuracy", "f1"], y, ours, theirs, classes, "no", 200, 0.9, 3)
+    expected, _ = score(["roc_auc", "accuracy", "f1"], y, theirs.y_pred, theirs.proba, classes, "no")
+    assert c.baseline.metrics == expected and c.baseline.fingerprint == baseline.fingerprint
+    assert c.candidate.metrics == score(["roc_auc", "accuracy", "f1"], y, ours.y_pred, ours.proba, classes, "no")[0]
+
+
+def test_params_and_data_changes_are_listed_key_by_key(repo):
+    project, _ = repo
+    c = compared(repo, "tuned")
+    assert c.params_diff == [("evaluation.bootstrap.confidence", 0.95, 0.9), ("evaluation.bootstrap.seed", 3, 4),
+                             ("model.params.n_estimators", 5, 7)]
+    before = CacheEntry(train(load_baseline(repo, "tuned"), project.cache_dir).entry).lineage()["data"]
+    after = CacheEntry(train(project.spec("tuned"), project.cache_dir).entry).lineage()["data"]
+    assert c.data_diff == {
+        "rows": {"baseline": {"train": before["train_rows"], "test": before["test_rows"]},
+                 "candidate": {"train": after["train_rows"], "test": after["test_rows"]}},
+        "columns_added": ["x3"], "columns_removed": [], "features_added": ["x3"], "features_removed": [],
+        "target": {"baseline": before["target"], "candidate": after["target"]},
+        "digests": {"baseline": before["digests"], "candidate": after["digests"]}}
+    assert before["target"]["rows"] == 400 and after["target"]["rows"] == 450  # the label's distribution
+    assert before["train_rows"] + before["test_rows"] == 400 and after["train_rows"] + after["test_rows"] == 450
+    assert before["digests"] != after["digests"]
+
+
+def test_a_new_models_data_is_listed_without_a_baseline(repo):
+    project, _ = repo
+    c = compared(repo, "fresh")
+    data = CacheEntry(train(project.spec("fresh"), project.cache_dir).entry).lineage()["data"]
+    assert c.data_diff == {
+        "rows": {"baseline": None, "candidate": {"train": data["train_rows"], "test": data["test_rows"]}},
+        "columns_added": [], "columns_removed": [], "features_added": [], "features_removed": [],
+        "target": {"baseline": None, "candidate": data["target"]}, "digests": {"baseline": None, "candidate": data["digests"]}}
+
+
+def test_an_unpaired_comparison_resamples_each_version_on_its_own_rows_with_the_settings(repo):
+    project, _ = repo
+    c = compared(repo, "retarget")
+    candidate = CacheEntry(train(project.spec("retarget"), project.cache_dir).entry)
+    baseline = CacheEntry(train(load_baseline(repo, "retarget"), project.cache_dir).entry)
+    classes = ["no", "yes"]
+
+    def sample(entry: CacheEntry) -> Sample:
+        frame = entry.predictions()
+        return Sample(frame["y_true"].to_numpy(), Predictions(frame["y_pred"].to_numpy(),
+                                                              frame[["proba:no", "proba:yes"]].to_numpy()),
+                      classes, entry.metrics()["positive_class"])
+
+    assert c.deltas == unpaired_bootstrap(["roc_auc", "accuracy"], sample(candidate), sample(baseline), 200, 0.95, 0)
+    assert c.deltas != unpaired_bootstrap(["roc_auc", "accuracy"], sample(baseline), sample(candidate), 200, 0.95, 0)
