@@ -61,6 +61,17 @@ def test_a_ledger_whose_card_or_profile_is_not_the_one_its_metrics_record_does_n
                              "or edited): run `mlship pr` again and commit reports/cancer/\n")
 
 
+def test_a_checkout_with_crlf_line_endings_still_verifies(reviewed):
+    """``core.autocrlf`` (Git for Windows' default) or ``* text eol=crlf`` check text files out with CRLF."""
+    (reviewed / ".gitattributes").write_text("* text eol=crlf\n")
+    commit_all(reviewed, "crlf")
+    for file in ("model_card.md", "profile.json"):
+        (reviewed / "reports" / "cancer" / file).unlink()
+    git(reviewed, "checkout", "--", "reports")
+    assert b"\r\n" in (reviewed / "reports" / "cancer" / "model_card.md").read_bytes()
+    ok(mlship(reviewed, "ledger", "verify", "cancer"))
+
+
 def tampered(document: dict) -> dict[str, bytes]:
     fingerprint = document["fingerprint"]
     return {

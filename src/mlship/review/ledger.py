@@ -13,6 +13,7 @@ name the card and profile beside it, which :func:`read` refuses (as it refuses a
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,12 @@ def ledger_document(c: "Comparison") -> dict[str, Any]:
     }
 
 
+def _as_committed(path: Path) -> str:
+    """The digest of a ledger file as it was written, with LF line endings: a checkout with
+    ``core.autocrlf`` or ``eol=crlf`` in .gitattributes turns them into CRLF."""
+    return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
+
+
 def read(project: Project, name: str) -> dict[str, Any]:
     """The model's ``metrics.json``, checked: its shape, and that the card and profile beside it
     are the ones it records."""
@@ -117,7 +124,7 @@ def read(project: Project, name: str) -> dict[str, Any]:
         raise LedgerError(f"{display_path(path)}: {problem}: {again}")
     for file, digest in (document.get("files") or {}).items():
         other = path.parent / file
-        if not other.is_file() or sha256_file(other) != digest:
+        if not other.is_file() or _as_committed(other) != digest:
             raise LedgerError(f"{display_path(path)} does not record the {file} beside it (the ledger was written "
                               f"partly, or edited): {again}")
     return document
