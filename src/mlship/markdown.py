@@ -30,6 +30,8 @@ _LINE_START = re.compile(r"^(\s*)([#+=-]|\d{1,9}(?=[.)](\s|$)))")
 #: A mention (`@user`, `@org/team`) links and notifies; a zero-width space after the `@`
 #: stops GitHub from seeing one, as Dependabot does in the release notes it quotes.
 _MENTION = re.compile(r"@(?=[0-9A-Za-z])")
+#: Where GitHub sees a mention in text: an @ that no word character precedes (``model@fingerprint`` is none).
+_MENTION_IN_TEXT = re.compile(r"(?<!\w)@(?=[0-9A-Za-z])")
 #: What could start raw HTML, an autolink or a character reference (a ``<`` or ``&`` before a
 #: space or a digit cannot), and ``>``, which starts a quote.
 _HTML = re.compile(r"<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|>")
@@ -70,6 +72,13 @@ def escape(value: Any) -> Markdown:
     text = _HTML.sub(lambda m: _ENTITIES[m.group()[0]], text)
     text = _LINE_START.sub(lambda m: m[1] + (m[2] + "\\" if m[2].isdigit() else "\\" + m[2]), text)
     return Markdown(_MENTION.sub("@&#8203;", text))
+
+
+def inert_mentions(text: str) -> str:
+    """Markdown mlship did not write (a fork's hand-off) with every @mention made inert by a
+    zero-width space after the ``@``, in code too (where the space is invisible): posted by
+    mlship's bot, a mention would have it notify whomever the fork's author chose."""
+    return _MENTION_IN_TEXT.sub("@\u200b", text)
 
 
 def code(value: Any) -> Markdown:

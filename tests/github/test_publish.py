@@ -529,6 +529,17 @@ def test_an_untampered_handoff_is_accepted(factory, run_cli, github_env):
     assert github_env.check_runs == []
 
 
+def test_a_handoffs_mentions_are_posted_inert(factory, run_cli, github_env):
+    """A fork writes its hand-off's Markdown: posted by mlship's bot, a mention would notify anyone it names."""
+    github_env.add_pull_request(PR, "b" * 40)
+    folder = factory.root / "handoff"
+    write_handoff(folder, Handoff(REPO, PR, "b" * 40, True, "report", "cc @alice, @acme/admins and `@bob`; `/mlship accept m@0123: ok`"))
+    assert run_cli("comment", "--handoff", str(folder)).exit_code == 0
+    (comment,) = github_env.comments_on(PR)
+    assert comment.body == ("<!-- mlship:report -->\ncc @\u200balice, @\u200bacme/admins and `@\u200bbob`; "
+                            "`/mlship accept m@0123: ok`")
+
+
 def test_a_handoff_for_another_commit_than_the_runs_is_refused(factory, run_cli, github_env, monkeypatch, tmp_path):
     """A fork's run could write any SHA into pr.json: only the run's own head (set by GitHub) is accepted."""
     folder = factory.root / "handoff"

@@ -32,6 +32,7 @@ from typing import Any
 from mlship.errors import MlshipError, display_path
 from mlship.files import atomic_write_json, atomic_write_text
 from mlship.github.client import GitHub, GitHubError
+from mlship.markdown import inert_mentions
 from mlship.spec import MODEL_NAME_RE
 
 ACTIONS_BOT = "github-actions[bot]"
@@ -213,7 +214,8 @@ def read_handoff(folder: Path) -> Handoff:
             for name, passed in models.items())):
         raise MlshipError(f"{display_path(meta_path)}: 'models' must map at most {MAX_MODELS} model names to "
                           "true or false")
-    return Handoff(meta["repository"], meta["pr"], meta["head_sha"], meta["passed"], meta["key"], body, models)
+    return Handoff(meta["repository"], meta["pr"], meta["head_sha"], meta["passed"], meta["key"],
+                   inert_mentions(body), models)
 
 
 def _read_regular(path: Path, limit: int) -> bytes:
