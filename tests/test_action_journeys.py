@@ -187,7 +187,7 @@ def test_a_tampered_handoff_is_refused_by_the_poster_and_nothing_is_posted(repo,
     (handoff / "pr.json").write_text(json.dumps({**meta, "pr": "7; rm -rf /"}))
     posted = Runner(repo, github, tmp_path).run("comment", {"handoff": str(handoff)}, step="poster")
     assert posted.failed
-    assert "'pr' must be a positive integer" in posted.step_results[0].stderr
+    assert "'pr' must be a positive integer" in posted.step_results[-1].stderr
     assert github.writes() == []
 
 

@@ -15,6 +15,7 @@ fi
 python -m pip install --disable-pip-version-check --quiet --constraint "$root/constraints.txt" "${source[@]}"
 echo "mlship-version=$(mlship --version | awk '{print $NF}')" >> "$GITHUB_OUTPUT"
 echo "BENTOML_DO_NOT_TRACK=true" >> "$GITHUB_ENV"
+echo "MLSHIP_ACTIONS=$(cd "$root" && pwd -P)" >> "$GITHUB_ENV" # the other actions check they are of this commit
 if [[ -z "${MLSHIP_CACHE_DIR:-}" ]]; then
   echo "MLSHIP_CACHE_DIR=${RUNNER_TEMP:?}/mlship-cache" >> "$GITHUB_ENV"
 fi
