@@ -10,6 +10,7 @@ on 127.0.0.1, where `import mlship` fails: the service must need nothing of mlsh
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -584,6 +586,35 @@ def test_the_thread_budget_keeps_workers_times_threads_within_the_usable_cpus(se
     pinned = served["prices"].post("metadata", {}).json()["serving"]
     assert pinned["threads"] == 1 and pinned["math_threads"] == cpus, "threads: 1 leaves the CPUs to the math"
     assert pinned["workers"] * pinned["threads"] * pinned["math_threads"] <= cpus
+
+
+def served_function(shipped: Shipped, name: str):
+    """A top-level function of the churn bento's service module, defined on its own (the module
+    needs BentoML and the model to import)."""
+    (source,) = (shipped.root / ".mlship" / "bentoml" / "bentos" / "churn").glob(f"*/src/{packaging.SERVICE_FILE}")
+    (node,) = [n for n in ast.parse(source.read_text()).body if isinstance(n, ast.FunctionDef) and n.name == name]
+    scope: dict = {"os": os}
+    exec(compile(ast.Module([node], []), str(source), "exec"), scope)
+    return scope[name]
+
+
+@pytest.mark.parametrize(("files", "expected"), [
+    ({"cpu.max": "150000 100000\n"}, 1),  # a Kubernetes limit of 1.5 CPUs: one whole CPU
+    ({"cpu.max": "400000 100000\n"}, 4),
+    ({"cpu.max": "max 100000\n"}, None),  # no quota: the affinity
+    ({"cpu.max": "50000 100000\n"}, 1),  # half a CPU still gets one thread
+    ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2),  # cgroup v1
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+    ({"cpu.max": "garbage\n"}, None),
+    ({}, None),
+])
+def test_the_usable_cpus_are_capped_by_the_cgroups_cpu_quota(shipped, tmp_path, files, expected):
+    usable_cpus = served_function(shipped, "usable_cpus")
+    for relative, text in files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    with mock.patch.object(os, "sched_getaffinity", return_value=set(range(8))):
+        assert usable_cpus(str(tmp_path)) == (8 if expected is None else expected)
 
 
 def test_telemetry_is_off_in_the_served_processes(served):
