@@ -7,7 +7,7 @@ set -euo pipefail
 if [[ -n "${MLSHIP_MODEL:-}" ]]; then
   args=(pr --dry-run --model "$MLSHIP_MODEL")
 else
-  args=(pr --handoff "${MLSHIP_HANDOFF:?the handoff folder is required}")
+  args=(pr --handoff "${MLSHIP_HANDOFF:?the handoff folder is required}" --key "${MLSHIP_KEY:-report}")
 fi
 if [[ -n "${MLSHIP_BASE:-}" ]]; then
   args+=(--base "$MLSHIP_BASE")

@@ -169,10 +169,13 @@ def changed(ctx: click.Context, base: str | None, as_json: bool) -> None:
               help="Write the comment and pr.json to this folder for `mlship comment --handoff` to post, "
                    "instead of posting (so no token is needed here). A fork PR always does this, by default "
                    "to reports/pr-handoff/.")
+@click.option("--key", default="report", show_default=True, callback=lambda _c, _p, value: _key(value),
+              help="Which sticky comment, and the verdict's name (mlship, else \"mlship (KEY)\"): give each "
+                   "project of a repository its own.")
 @click.pass_context
 def pr(ctx: click.Context, base: str | None, dry_run: bool, as_json: bool, out: Path | None, repo: str | None,
        pr_number: int | None, sha: str | None, verdict: str, status_per_model: bool, models: tuple[str, ...],
-       handoff: Path | None) -> None:
+       handoff: Path | None, key: str) -> None:
     """Run the pull-request flow for every model the change touches.
 
     Each touched model is trained (or loaded from the cache), its baseline at the
@@ -213,13 +216,21 @@ def pr(ctx: click.Context, base: str | None, dry_run: bool, as_json: bool, out: 
         click.echo(f"wrote {_shown(path)}", err=True)
     if not dry_run:
         folder = handoff or project.root / "reports" / "pr-handoff"
-        published = api.publish(result, context, token, folder, verdict=verdict, handoff_only=handoff is not None,
-                                per_model=status_per_model)
+        published = api.publish(result, context, token, folder, key=key, verdict=verdict,
+                                handoff_only=handoff is not None, per_model=status_per_model)
         click.echo(_published(published, context), err=True)
         if published.mode == "handoff":
             outputs["handoff-path"] = str(folder)
     set_outputs(outputs)
     ctx.exit(result.exit_code)
+
+
+def _key(value: str) -> str:
+    from mlship.github.publish import KEY_RE
+
+    if not KEY_RE.fullmatch(value):
+        raise click.BadParameter(f"{value!r}: use lowercase letters, digits, '-' or '_'")
+    return value
 
 
 def _acceptances(context, token: str) -> list:
@@ -248,7 +259,7 @@ def _published(published, context) -> str:
 @click.option("--pr", "pr_number", type=int, help="Pull request number. Default: from the event payload.")
 @click.option("--body-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="The Markdown to post.")
-@click.option("--key", default="report", show_default=True,
+@click.option("--key", default="report", show_default=True, callback=lambda _c, _p, value: _key(value),
               help="Which sticky comment: one comment is kept per key.")
 @click.option("--repo", metavar="OWNER/NAME", help="Repository. Default: $GITHUB_REPOSITORY.")
 @click.option("--handoff", type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -277,7 +288,7 @@ def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, k
     from mlship.github.actions import RunContext
     from mlship.github.client import GitHub
     from mlship.github.publish import (check_handoff_is_for, post_sticky, publish_model_statuses, publish_verdict,
-                                read_handoff)
+                                read_handoff, verdict_context)
 
     context = RunContext.from_env().overridden(repository=repo, pr_number=pr_number)
     client = GitHub(os.environ.get("GITHUB_TOKEN", ""))
@@ -291,7 +302,7 @@ def comment(ctx: click.Context, pr_number: int | None, body_file: Path | None, k
         posted = post_sticky(client, result.repository, result.pr_number, result.body, result.key, author)
         title = "✅ mlship: gates passed" if result.passed else "❌ mlship: gates failed"
         made = publish_verdict(client, result.repository, result.head_sha, result.passed, title, result.body,
-                               context.run_url, kind=verdict)
+                               context.run_url, verdict_context(result.key), kind=verdict)
         if result.models is not None:
             publish_model_statuses(client, result.repository, result.head_sha, result.models, context.run_url)
         click.echo(f"comment {posted.action} on #{result.pr_number} ({posted.url}); verdict set as a {made}")

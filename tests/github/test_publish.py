@@ -211,6 +211,21 @@ def test_pr_posts_one_sticky_comment_and_a_verdict_then_updates_the_same_comment
     assert len(github.comments_on(PR)) == 1
 
 
+def test_two_projects_of_one_repository_keep_a_comment_and_a_verdict_each(factory, run_cli, github_env, monkeypatch):
+    root, head = degraded_cancer(factory)
+    in_pull_request(monkeypatch, github_env, root)
+    assert run_cli("pr", "--base", "main").exit_code == 1
+    assert run_cli("pr", "--base", "main", "--key", "forecasting").exit_code == 1
+    report, other = github_env.comments_on(PR)
+    assert report.body.startswith(f"{MARK}\n## ❌ mlship: 1 of 1 model failed")
+    assert other.body.startswith("<!-- mlship:forecasting -->\n## ❌ mlship: 1 of 1 model failed")
+    assert MARK not in other.body
+    assert [(r.request["name"], r.request["head_sha"]) for r in github_env.check_runs] == [
+        ("mlship", head), ("mlship (forecasting)", head)]
+    bad = run_cli("pr", "--base", "main", "--key", "Report -->")
+    assert bad.exit_code == 2 and "use lowercase letters, digits, '-' or '_'" in bad.stderr
+
+
 def test_pr_sets_a_commit_status_when_the_token_may_not_create_check_runs(factory, run_cli, github_env, monkeypatch):
     github = github_env
     github.check_runs_allowed = False
@@ -525,7 +540,7 @@ def test_an_untampered_handoff_is_accepted(factory, run_cli, github_env):
     assert result.exit_code == 0, result.stderr
     (comment,) = github_env.comments_on(PR)
     assert comment.body == "<!-- mlship:perf -->\n## ✅ all good"
-    assert [(s.sha, s.state, s.context) for s in github_env.statuses] == [("b" * 40, "success", "mlship")]
+    assert [(s.sha, s.state, s.context) for s in github_env.statuses] == [("b" * 40, "success", "mlship (perf)")]
     assert github_env.check_runs == []
 
 

@@ -37,6 +37,7 @@ from mlship.spec import MODEL_NAME_RE
 
 ACTIONS_BOT = "github-actions[bot]"
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+ANY_MARKER_RE = re.compile(r"<!-- mlship:[a-z0-9][a-z0-9_-]{0,63} -->")
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 REPOSITORY_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 HANDOFF_COMMENT = "comment.md"
@@ -80,8 +81,12 @@ def marked(body: str, tag: str) -> bool:
 
 
 def with_marker(body: str, tag: str) -> str:
-    """``body`` with ``tag`` as its first line."""
-    return body if marked(body, tag) else f"{tag}\n{body}"
+    """``body`` with ``tag`` as its first line, in place of another key's marker there (a report
+    rendered with the default key, posted under another)."""
+    if marked(body, tag):
+        return body
+    first, _, rest = body.partition("\n")
+    return f"{tag}\n{rest}" if ANY_MARKER_RE.fullmatch(first.strip()) else f"{tag}\n{body}"
 
 
 def post_sticky(client: GitHub, repo: str, number: int, body: str, key: str = "report",
@@ -141,6 +146,13 @@ def _keep_one(client: GitHub, repo: str, ours: list[dict[str, Any]], body: str) 
 def same_text(old: str, new: str) -> bool:
     """Equal as GitHub stores them: it may turn line endings into CRLF and drop trailing space."""
     return old.replace("\r\n", "\n").rstrip() == new.replace("\r\n", "\n").rstrip()
+
+
+def verdict_context(key: str) -> str:
+    """The check run's name (or status context) of the verdict posted with sticky comment ``key``:
+    ``mlship`` for the default key, so that two calls of the PR flow in one repository (each with
+    its own key) each keep a verdict that branch protection can require."""
+    return "mlship" if key == "report" else f"mlship ({key})"
 
 
 def publish_verdict(client: GitHub, repo: str, sha: str, passed: bool, title: str, summary: str,

@@ -119,7 +119,8 @@ def publish(result: PrResult, context: RunContext, token: str | None, handoff: P
     says where the report is kept.
     """
     from mlship.github.client import GitHub, GitHubError
-    from mlship.github.publish import Handoff, post_sticky, publish_model_statuses, publish_verdict, write_handoff
+    from mlship.github.publish import (Handoff, post_sticky, publish_model_statuses, publish_verdict, verdict_context,
+                                       write_handoff)
 
     check_publishable(context, token, handoff_only)
     if context.is_fork or handoff_only:
@@ -136,7 +137,7 @@ def publish(result: PrResult, context: RunContext, token: str | None, handoff: P
     icon, headline = verdict_line(result)
     try:
         made = publish_verdict(client, context.repository, context.head_sha, result.passed, f"{icon} {headline}",
-                               result.comment, context.run_url, kind=verdict)
+                               result.comment, context.run_url, verdict_context(key), kind=verdict)
         if per_model:
             publish_model_statuses(client, context.repository, context.head_sha, result.model_verdicts(),
                                    context.run_url)
