@@ -65,14 +65,17 @@ def third_party_actions() -> dict[str, Path]:
 
 
 class TokenService:
-    """GitHub's OIDC token endpoint on 127.0.0.1: a JWT (unsigned here) with the claims set for the next run."""
+    """GitHub's OIDC token endpoint on 127.0.0.1: a JWT (unsigned here) with the claims set for the next
+    run; ``seen`` lists each request's path and Authorization header."""
 
     def __init__(self) -> None:
         self.claims: dict = {}
+        self.seen: list[tuple[str, str | None]] = []
         service = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (http.server's naming)
+                service.seen.append((self.path, self.headers.get("Authorization")))
                 body = base64.urlsafe_b64encode(json.dumps(service.claims).encode()).decode().rstrip("=")
                 answer = json.dumps({"value": f"eyJhbGciOiJub25lIn0.{body}."}).encode()
                 self.send_response(200)

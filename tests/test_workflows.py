@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import http.server
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import yaml
 
+from act_runner import TokenService
 from conftest import REPO_ROOT
 
 BIN = Path(sys.executable).parent
@@ -207,43 +206,22 @@ def test_no_file_names_an_owner_the_project_does_not_control():
     assert re.findall(r"uses: (\S+)/mlship/\.github/workflows/", readme) == ["OWNER"] * 5
 
 
-class OidcStandIn(http.server.BaseHTTPRequestHandler):
-    """GitHub's token endpoint as the runner calls it: bearer token in, a JWT with the given claims out."""
-
-    claims: dict = {}
-    seen: list = []
-
-    def do_GET(self):  # noqa: N802 (http.server's naming)
-        type(self).seen.append((self.path, self.headers.get("Authorization")))
-        body = base64.urlsafe_b64encode(json.dumps(type(self).claims).encode()).decode().rstrip("=")
-        answer = json.dumps({"value": f"eyJhbGciOiJSUzI1NiJ9.{body}.c2lnbmF0dXJl"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def oidc():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OidcStandIn)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    OidcStandIn.seen = []
-    yield f"http://127.0.0.1:{server.server_address[1]}/token?api-version=2.0"
-    server.shutdown()
+def oidc() -> Iterator[TokenService]:
+    service = TokenService()
+    yield service
+    service.server.shutdown()
 
 
-def run_pin(tmp_path: Path, claims: dict | None, oidc_url: str, repository: str = "", ref: str = "",
+def run_pin(tmp_path: Path, claims: dict | None, oidc: TokenService, repository: str = "", ref: str = "",
             inputs: str = '{"working-directory": "."}'):
-    OidcStandIn.claims = claims or {}
+    oidc.claims = claims or {}
     output = tmp_path / "output"
     output.write_text("")
     env = {"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output), "MLSHIP_REPOSITORY": repository,
            "MLSHIP_REF": ref, "MLSHIP_CALL": inputs}
     if claims is not None:
-        env |= {"ACTIONS_ID_TOKEN_REQUEST_URL": oidc_url, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token"}
+        env |= {"ACTIONS_ID_TOKEN_REQUEST_URL": oidc.url, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token"}
     script = tmp_path / "pin.py"
     script.write_text(pin_step(REUSABLE[0])["run"])
     done = subprocess.run(["python3", str(script)], env=env, capture_output=True, text=True)
@@ -259,7 +237,7 @@ def test_the_pinned_commit_is_the_one_the_token_says_this_workflow_was_called_at
     done, outputs = run_pin(tmp_path, CLAIMS, oidc)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (outputs["repository"], outputs["ref"]) == ("acme/mlship", SHA)
-    assert OidcStandIn.seen == [("/token?api-version=2.0&audience=mlship", "bearer request-token")]
+    assert oidc.seen == [("/token?api-version=2.0&audience=mlship", "bearer request-token")]
     for agreeing in (SHA, "v2.1.0", "refs/tags/v2.1.0"):
         assert run_pin(tmp_path, CLAIMS, oidc, "Acme/mlship", agreeing)[0].returncode == 0, agreeing
 
@@ -280,7 +258,7 @@ def test_without_a_token_the_inputs_name_the_commit_and_without_either_the_run_s
     stopped, _ = run_pin(tmp_path, None, oidc)
     assert stopped.returncode == 1
     assert "grant `id-token: write` to the job that calls it" in stopped.stdout
-    assert OidcStandIn.seen == []
+    assert oidc.seen == []
 
 
 def test_two_calls_of_a_workflow_in_one_run_name_their_artifacts_apart(tmp_path, oidc):
