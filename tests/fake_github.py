@@ -66,17 +66,16 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 OPENAPI_PACKAGE = "@octokit/openapi"
 OPENAPI_VERSION = "23.0.2"
-OPENAPI_MEMBER = "package/generated/api.github.com.json"
+#: GitHub's webhook payloads, described the same way (its ``webhooks`` section).
+WEBHOOKS_PACKAGE = "@octokit/openapi-webhooks"
+WEBHOOKS_VERSION = "12.1.0"
+DESCRIPTION_MEMBER = "package/generated/api.github.com.json"
 CACHE_ROOT = Path(__file__).resolve().parent.parent / ".cache"
-OPENAPI_DIR = CACHE_ROOT / f"octokit-openapi-{OPENAPI_VERSION}"
-OPENAPI_FILE = OPENAPI_DIR / "api.github.com.json"
 
 
 def github_openapi_path() -> Path:
-    """The path of api.github.com.json, fetching the pinned npm package the first time."""
-    if not OPENAPI_FILE.is_file():
-        _fetch_openapi_package()
-    return OPENAPI_FILE
+    """The path of GitHub's REST API description, fetching the pinned npm package the first time."""
+    return npm_file(OPENAPI_PACKAGE, OPENAPI_VERSION, DESCRIPTION_MEMBER)
 
 
 def load_github_openapi() -> dict[str, Any]:
@@ -85,44 +84,51 @@ def load_github_openapi() -> dict[str, Any]:
         return json.load(stream)
 
 
-def _fetch_openapi_package() -> None:
-    """``npm pack`` the package and keep only api.github.com.json (plus its licence).
+def load_github_webhooks() -> dict[str, Any]:
+    """GitHub's webhook payloads' description (OpenAPI 3.1 ``webhooks``), parsed."""
+    with open(npm_file(WEBHOOKS_PACKAGE, WEBHOOKS_VERSION, DESCRIPTION_MEMBER), encoding="utf-8") as stream:
+        return json.load(stream)
+
+
+def npm_file(package: str, version: str, member: str) -> Path:
+    """``member`` of the npm package, kept (with the package's licence) in
+    ``.cache/<package>-<version>/``: ``npm pack`` the first time.
 
     The files are extracted into a temporary folder next to the cache folder and renamed
-    into place, so an interrupted fetch never leaves a half-written description behind and
-    two concurrent test runs cannot see each other's partial files.
+    into place, so an interrupted fetch never leaves a half-written file behind and two
+    concurrent test runs cannot see each other's partial files.
     """
+    folder = CACHE_ROOT / f"{package.lstrip('@').replace('/', '-')}-{version}"
+    target = folder / Path(member).name
+    if target.is_file():
+        return target
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeError(
-            f"npm is needed once to fetch GitHub's REST API description ({OPENAPI_PACKAGE}@{OPENAPI_VERSION}) "
-            f"for the fake GitHub's contract checks: install Node.js, or put api.github.com.json from "
-            f"that package at {OPENAPI_FILE}"
-        )
+        raise RuntimeError(f"npm is needed once to fetch {package}@{version} for the contract checks: install "
+                           f"Node.js, or put {Path(member).name} from that package at {target}")
     CACHE_ROOT.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{OPENAPI_DIR.name}-", dir=CACHE_ROOT))
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=CACHE_ROOT))
     staging.chmod(0o755)  # mkdtemp's 0700 would stay on the cache folder
     try:
-        result = subprocess.run(
-            [npm, "pack", f"{OPENAPI_PACKAGE}@{OPENAPI_VERSION}", "--silent"],
-            cwd=staging, capture_output=True, text=True, timeout=600,
-        )
+        result = subprocess.run([npm, "pack", f"{package}@{version}", "--silent"], cwd=staging, capture_output=True,
+                                text=True, timeout=600)
         if result.returncode != 0:
-            raise RuntimeError(f"`npm pack {OPENAPI_PACKAGE}@{OPENAPI_VERSION}` failed: {result.stderr.strip()}")
+            raise RuntimeError(f"`npm pack {package}@{version}` failed: {result.stderr.strip()}")
         (tarball,) = staging.glob("*.tgz")
         with tarfile.open(tarball) as archive:
-            for member, name in ((OPENAPI_MEMBER, OPENAPI_FILE.name), ("package/LICENSE", "LICENSE")):
-                source = archive.extractfile(member)
-                assert source is not None, f"{member} is not a file in {tarball.name}"
-                (staging / name).write_bytes(source.read())
+            for name in (member, "package/LICENSE"):
+                source = archive.extractfile(name)
+                assert source is not None, f"{name} is not a file in {tarball.name}"
+                (staging / Path(name).name).write_bytes(source.read())
         tarball.unlink()
         try:
-            staging.rename(OPENAPI_DIR)
+            staging.rename(folder)
         except OSError:
-            if not OPENAPI_FILE.is_file():  # not a concurrent run that got there first
+            if not target.is_file():  # not a concurrent run that got there first
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 # --------------------------------------------------------------------------------------

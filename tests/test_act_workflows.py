@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from act_runner import make_act, readme_workflows
+from github_events import pull_request_event, push_event, repository_of, workflow_run_event
 from repo_helpers import commit_all, git
 
 CANCER = """\
@@ -50,23 +51,6 @@ def adopter(act, github, tmp_path) -> Path:
     return repo
 
 
-def repository_of(full_name: str) -> dict:
-    return {"full_name": full_name, "name": full_name.split("/")[1], "owner": {"login": full_name.split("/")[0]},
-            "default_branch": "main", "fork": False}
-
-
-def pull_request_event(repo: Path, github, number: int, head: str, base: str, head_repository: str = "") -> dict:
-    """A pull_request event in GitHub's shape (from a fork when ``head_repository`` is another one)."""
-    repository = repository_of(github.repository)
-    return {
-        "action": "synchronize", "number": number, "repository": repository,
-        "pull_request": {"number": number, "state": "open",
-                         "head": {"sha": head, "ref": "tune", "repo": repository_of(head_repository or github.repository)},
-                         "base": {"sha": base, "ref": "main", "repo": repository}},
-        "sender": {"login": "octocat"},
-    }
-
-
 def prepare_pull_request(repo: Path, github, head_repository: str | None = None) -> tuple[str, str]:
     """Branch `tune` changes C; GitHub's test-merge commit of it into main is checked out. Returns (head, base)."""
     base = git(repo, "rev-parse", "HEAD")
@@ -83,7 +67,7 @@ def test_a_pull_request_in_an_adopting_repository_gets_its_comment_and_verdict_u
         act, adopter, github, tmp_path):
     repo = adopter
     head, base = prepare_pull_request(repo, github)
-    run = act.run(repo, "pull_request", pull_request_event(repo, github, 7, head, base), "mlship.yml",
+    run = act.run(repo, "pull_request", pull_request_event(github, 7, head, base), "mlship.yml",
                   tmp_path / "home")
     assert run.returncode == 0, run.output[-6000:]
     for job in ("pin", "changed", "compare", "report"):
@@ -96,16 +80,6 @@ def test_a_pull_request_in_an_adopting_repository_gets_its_comment_and_verdict_u
     assert any(name.startswith("mlship-report-") for name in artifacts), artifacts
     assert json.loads((act.state / "artifacts").glob("*/mlship-report-*/cancer/metrics.json").__next__()
                       .read_text())["passed"] is True
-
-
-def push_event(github, before: str, after: str) -> dict:
-    """A push event to main in GitHub's shape."""
-    repository = {"full_name": github.repository, "name": github.repository.split("/")[1],
-                  "owner": {"login": github.repository.split("/")[0], "name": github.repository.split("/")[0]},
-                  "default_branch": "main", "master_branch": "main"}
-    return {"ref": "refs/heads/main", "before": before, "after": after, "created": False, "deleted": False,
-            "forced": False, "base_ref": None, "compare": "", "commits": [], "head_commit": None,
-            "repository": repository, "pusher": {"name": "octocat", "email": None}, "sender": {"login": "octocat"}}
 
 
 def test_three_quick_merges_are_all_released_though_only_the_last_run_happens_and_a_rollback_follows(
@@ -172,19 +146,14 @@ def test_a_fork_pull_request_is_posted_by_the_post_workflow_under_act(act, adopt
     """A fork gets a read-only token and no OIDC token: mlship-ref names the commit, the hand-off waits for post."""
     repo = adopter
     head, base = prepare_pull_request(repo, github, head_repository="someone/models")
-    pr_run = act.run(repo, "pull_request", pull_request_event(repo, github, 7, head, base, "someone/models"),
+    pr_run = act.run(repo, "pull_request", pull_request_event(github, 7, head, base, "someone/models"),
                      "mlship.yml", tmp_path / "home", oidc=False)
     assert pr_run.returncode == 0, pr_run.output[-6000:]
     assert github.comments_on(7) == [] and github.writes() == [], "a fork's run posts nothing"
     (handoff,) = (act.state / "artifacts").glob("*/mlship-handoff-*")
 
     git(repo, "checkout", "-q", "main")  # workflow_run runs on the default branch
-    event = {"action": "completed", "repository": repository_of(github.repository),
-             "workflow": {"name": "mlship PR", "path": ".github/workflows/mlship.yml"},
-             "workflow_run": {"id": int(handoff.parent.name), "name": "mlship PR", "event": "pull_request",
-                              "status": "completed", "conclusion": "success", "head_sha": head, "head_branch": "tune",
-                              "head_repository": repository_of("someone/models"), "pull_requests": []},
-             "sender": {"login": "octocat"}}
+    event = workflow_run_event(github, int(handoff.parent.name), head, "someone/models")
     post_run = act.run(repo, "workflow_run", event, "mlship-post.yml", tmp_path / "home")
     assert post_run.returncode == 0 and post_run.job_succeeded("post"), post_run.output[-6000:]
     (comment,) = github.comments_on(7)

@@ -52,15 +52,16 @@ def expand_upload_url(template: str, name: str, label: str | None = None) -> str
 
 
 def test_the_description_is_cached_in_the_repository(github_contract: GitHubContract) -> None:
-    assert fake_github.OPENAPI_FILE.is_file()
+    path = fake_github.github_openapi_path()
     repository_root = Path(__file__).resolve().parents[2]
-    assert fake_github.OPENAPI_FILE.parent == repository_root / ".cache" / "octokit-openapi-23.0.2"
+    assert path == repository_root / ".cache" / "octokit-openapi-23.0.2" / "api.github.com.json"
+    assert (path.parent / "LICENSE").is_file()
     assert github_contract.spec["openapi"] == "3.0.3"
     assert len(github_contract.spec["paths"]) == 811
 
 
 def test_fetching_without_npm_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fake_github, "OPENAPI_FILE", tmp_path / "missing" / "api.github.com.json")
+    monkeypatch.setattr(fake_github, "CACHE_ROOT", tmp_path / "missing")
     monkeypatch.setattr(fake_github.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match=r"npm is needed once .*@octokit/openapi@23\.0\.2"):
         fake_github.github_openapi_path()
