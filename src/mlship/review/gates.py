@@ -80,6 +80,7 @@ class TrainResult(Trained):
             "performance": self.performance,
             "gates": [gate.to_dict() for gate in self.gates],
             "warnings": self.warnings,
+            "features": self.features,
             "cache_entry": str(self.entry) if self.entry else None,
         }
 
