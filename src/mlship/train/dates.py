@@ -77,7 +77,7 @@ class DateFeatures(TransformerMixin, BaseEstimator):
         for name in frame.columns:
             stamps = parse(frame[name].reset_index(drop=True))
             days = (stamps - _EPOCH) / pd.Timedelta(days=1)
-            parts = {"days": days, "year": stamps.dt.year, "month": stamps.dt.month, "weekday": stamps.dt.weekday}
+            parts = {"days": days, "year": stamps.dt.year, "month": stamps.dt.month, "weekday": stamps.dt.day_of_week}
             columns += [pd.to_numeric(parts[part], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
                         for part in PARTS]
         return np.column_stack(columns) if columns else np.empty((len(frame), 0))
