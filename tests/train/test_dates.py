@@ -113,3 +113,18 @@ def test_a_column_listed_as_categorical_is_encoded_as_asked(factory, run_cli):
     assert result.exit_code == 0, result.stderr
     assert ("order    category (listed in data.categorical): 400 values, one-hot encoded, all but the 50 most "
             "frequent pooled as 'infrequent'; missing values get the most frequent") in result.stdout
+
+
+def test_drift_sees_a_date_as_a_number_not_as_unseen_categories():
+    from mlship.monitor.drift import Current, detect
+    from mlship.spec import Monitoring
+    from mlship.train.profile import profile_frame
+
+    reference, same = sales(2000, seed=1)[["sold_on", "store"]], sales(2000, seed=2)[["sold_on", "store"]]
+    later = same.assign(sold_on=lambda f: (pd.to_datetime(f["sold_on"]) + pd.Timedelta(days=400)).dt.strftime("%Y-%m-%d"))
+    profile = {"model": "sales", "rows": len(reference), "predictions": {},
+               "features": profile_frame(reference, ["store"], ["sold_on"])}
+    assert profile["features"]["sold_on"]["kind"] == "date"
+    verdicts = {name: detect(profile, Current(frame, "current.csv"), Monitoring()).drifted_features
+                for name, frame in (("same", same), ("later", later))}
+    assert verdicts == {"same": [], "later": ["sold_on"]}

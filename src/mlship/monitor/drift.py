@@ -334,12 +334,7 @@ def _typed(frame: "pd.DataFrame", profile: dict[str, Any],
     columns = {}
     for name in frame.columns:
         values = frame[name]
-        kind = profile["features"][name]["kind"]
-        if kind == "date":  # profiled as days since 1970, as the model sees it
-            from mlship.train.dates import days_since_epoch
-
-            values = days_since_epoch(values)
-        if kind in ("numeric", "date"):
+        if profile["features"][name]["kind"] == "numeric":
             values = _numbers(values, lambda row, name=name: where(name, row))
         columns[name] = values
     return pd.DataFrame(columns, index=frame.index)
@@ -532,7 +527,11 @@ def detect(profile: dict[str, Any], current: Current, settings: Monitoring, fing
 
 def measure(name: str, reference: dict[str, Any], values: "pd.Series", bins: int, with_missing: bool) -> ColumnDrift:
     """One column's tests and distances; ``bins`` is the number of PSI bins for a number."""
-    if reference["kind"] in ("numeric", "date"):
+    if reference["kind"] == "date":  # profiled as days since 1970, as the model sees it (mlship.train.dates)
+        from mlship.train.dates import days_since_epoch
+
+        return _measure_numbers(name, reference, days_since_epoch(values), bins, with_missing)
+    if reference["kind"] == "numeric":
         return _measure_numbers(name, reference, values, bins, with_missing)
     return _measure_categories(name, reference, values, with_missing)
 
