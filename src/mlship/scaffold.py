@@ -34,7 +34,7 @@ TARGET_NAMES = ("target", "label", "y", "class", "outcome")
 MAX_CLASSES = 20
 ESTIMATORS = {"classification": "sklearn.ensemble.HistGradientBoostingClassifier",
               "regression": "sklearn.ensemble.HistGradientBoostingRegressor"}
-_PLAIN = re.compile(r"^[A-Za-z_][\w-]*$")
+_PLAIN = re.compile(r"^[A-Za-z_][\w./-]*$")
 _YAML_WORDS = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
 
 
@@ -118,12 +118,12 @@ def _spec_text(table, data: Path, data_path: str, target: str, task: str) -> str
         f"# Written by `mlship init` from {data.name} ({len(table):,} rows, {len(table.columns)} columns).",
         "# Read every line: what could be inferred was. `mlship validate` checks the spec and the data,",
         "# `mlship train` trains and prints how each feature was treated. Reference: docs/spec-validation.md.",
-        'description: ""                 # what the model is for, for the model card',
-        f"task: {task:<24}# '{target}' holds {what}",
+        _line('description: ""', "what the model is for, for the model card"),
+        _line(f"task: {task}", f"'{target}' holds {what}"),
         "data:",
-        f"  path: {_scalar(data_path):<22}# relative to this folder",
+        _line(f"  path: {_scalar(data_path)}", "relative to this folder"),
         f"  target: {_scalar(target)}",
-        "  features:                     # each as mlship will treat it",
+        _line("  features:", "each as mlship will treat it"),
     ]
     key = None
     for column in (str(c) for c in table.columns if c != target):
@@ -131,30 +131,35 @@ def _spec_text(table, data: Path, data_path: str, target: str, task: str) -> str
         values = table[column]
         if kind == "identifier" and key is None and values.notna().all() and values.is_unique:
             key = column
-            lines.append(f"    # - {_scalar(column):<24}# left out: an identifier (the split's key, below)")
+            lines.append(_line(f"    # - {_scalar(column)}", "left out: an identifier (the split's key, below)"))
         elif kind == "identifier":
-            lines.append(f"    # - {_scalar(column):<24}# left out: looks like an identifier "
-                         f"({values.nunique()} distinct values)")
+            lines.append(_line(f"    # - {_scalar(column)}",
+                               f"left out: looks like an identifier ({values.nunique()} distinct values)"))
         elif kind == "ambiguous date":
-            lines.append(f"    # - {_scalar(column):<24}# left out: dates like {values.dropna().iloc[0]!r}; "
-                         "write them as YYYY-MM-DD to use them")
+            lines.append(_line(f"    # - {_scalar(column)}", f"left out: dates like {values.dropna().iloc[0]!r}; "
+                                                                "write them as YYYY-MM-DD to use them"))
         else:
-            lines.append(f"    - {_scalar(column):<26}# {_described(kind, values)}")
+            lines.append(_line(f"    - {_scalar(column)}", _described(kind, values)))
     split = f"{{test_size: 0.25, seed: 0{', key: ' + _scalar(key) if key else ''}}}"
     lines += [
-        f"  split: {split}" + ("   # a row keeps its side as the table grows" if key else ""),
+        _line(f"  split: {split}", "a row keeps its side as the table grows") if key else f"  split: {split}",
         "model:",
         f"  estimator: {ESTIMATORS[task]}",
-        "  params: {}                    # e.g. {max_iter: 200, learning_rate: 0.1}; checked by `mlship validate`",
+        _line("  params: {}", "e.g. {max_iter: 200, learning_rate: 0.1}; checked by `mlship validate`"),
         "# evaluation:",
-        "#   metrics: [...]              # the first is the primary metric; default: "
-        + ("roc_auc, accuracy, f1" if task == "classification" else "rmse, mae, r2"),
-        "#   slices: [column]            # metrics per value of a column",
-        "# gates:                        # without gates every version passes: set some once you know the baseline",
+        _line("#   metrics: [...]", "the first is the primary metric; default: "
+              + ("roc_auc, accuracy, f1" if task == "classification" else "rmse, mae, r2")),
+        _line("#   slices: [column]", "metrics per value of a column"),
+        _line("# gates:", "without gates every version passes: set some once you know the baseline"),
         "#   " + ("accuracy: {min: 0.8, max_drop: 0.01}" if task == "classification"
                   else "rmse: {max_relative_drop: 0.05}"),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _line(text: str, comment: str) -> str:
+    """A line of YAML with its comment, the comments aligned."""
+    return f"{text:<32}# {comment}" if len(text) < 32 else f"{text}  # {comment}"
 
 
 def _described(kind: str, values) -> str:
