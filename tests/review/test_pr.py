@@ -583,7 +583,7 @@ def test_the_reported_numbers_are_scikit_learns_on_the_same_predictions(factory,
     for name, value in expected_candidate.items():
         row, scale = metric_row(comment, "model", name), expected_baseline[name]
         assert row["candidate"] == number(value, scale), name
-        assert row["baseline"] == number(scale), name
+        assert row["baseline"] == number(scale, scale), name
         assert row["delta"] == shown_delta(value - scale, scale), name
 
 

@@ -99,9 +99,7 @@ def pin_changes(repo: Path, since: str, path: str) -> list[str]:
     """
     lines = git.changed_lines_of(repo, since, path)
     workflow = path.startswith(".github/workflows/")
-    if lines is None:
-        if workflow:
-            return []
+    if lines is None:  # a new file: all its lines are added
         lines = ([], (repo / path).read_text(errors="replace").splitlines())
     before, after = (_pins(side, workflow) for side in lines)
     changes = []
