@@ -99,6 +99,7 @@ def test_init_from_a_regression_csv_with_missing_values_a_category_dates_a_boole
     comment = run_cli("pr", "--dry-run")
     assert comment.exit_code == 0, comment.stderr
     assert "### ✅ `sales`: new model, rmse " in comment.stdout
+    assert "`sold_on` (date), `store` (categorical)" in (repo / "reports/sales/model_card.md").read_text()
 
 
 def test_init_writes_workflows_that_pass_githubs_schema_and_zizmor(repo, run_cli, tmp_path):
