@@ -148,3 +148,27 @@ def test_the_gitignore_entries_cover_every_folder_of_local_state_and_keep_the_te
         (repo / path).write_text("x")
     untracked = git(repo, "ls-files", "--others", "--exclude-standard").split()
     assert sorted(untracked) == sorted([".gitignore", *kept])
+
+
+def test_a_target_that_is_not_a_column_is_refused_with_the_columns(repo, run_cli, tmp_path):
+    result = run_cli("init", str(wine(tmp_path)), "--target", "alcohl")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: --target 'alcohl' is not a column of {tmp_path / 'wine.csv'} "
+                                    "(did you mean 'alcohol'?). Columns: alcohol, malic_acid, ")
+    assert not (repo / "models").exists()
+
+
+def test_in_a_repository_with_no_commit_init_works_and_pr_says_what_to_do_first(tmp_path, monkeypatch, run_cli):
+    root = tmp_path / "empty"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    git(root, "init", "-q", "-b", "main")
+    assert run_cli("init", str(wine(tmp_path))).exit_code == 0
+    assert run_cli("validate").exit_code == 0
+    first = run_cli("pr", "--dry-run")
+    assert first.exit_code == 2
+    assert first.stderr == ("error: this repository has no commit yet, so there is no base to compare with: commit "
+                            "on main first (`git commit --allow-empty -m start` will do), then work on a branch\n")
+    git(root, "commit", "-q", "--allow-empty", "-m", "start")
+    git(root, "switch", "-qc", "first-model")
+    assert run_cli("pr", "--dry-run").exit_code == 0

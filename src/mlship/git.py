@@ -76,6 +76,9 @@ def is_commit(repo: Path, ref: str) -> bool:
 def merge_base(repo: Path, base: str) -> str:
     """The commit where HEAD's history and ``base`` meet."""
     if not is_commit(repo, base):
+        if head_commit(repo) is None:
+            raise GitError("this repository has no commit yet, so there is no base to compare with: commit on "
+                           f"{base} first (`git commit --allow-empty -m start` will do), then work on a branch")
         raise GitError(
             f"'{base}' is not a commit in this repository. In GitHub Actions, check out with "
             "fetch-depth: 0 (actions/checkout) so the base branch's history is present"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from mlship.errors import MlshipError, display_path
+from mlship.errors import MlshipError, did_you_mean, display_path
 from mlship.files import atomic_write_text
 from mlship.project import MODELS_DIR
 from mlship.spec import MODEL_NAME_RE, SPEC_FILE, load_spec
@@ -83,7 +83,8 @@ def _target(table, given: str | None, data: Path) -> str:
     columns = [str(c) for c in table.columns]
     if given is not None:
         if given not in columns:
-            raise MlshipError(f"--target '{given}' is not a column of {display_path(data)}. Columns: {', '.join(columns)}")
+            raise MlshipError(f"--target '{given}' is not a column of {display_path(data)}"
+                              f"{did_you_mean(given, columns)}. Columns: {', '.join(columns)}")
         return given
     named = [c for c in columns if c.lower() in TARGET_NAMES]
     return sorted(named, key=lambda c: TARGET_NAMES.index(c.lower()))[0] if named else columns[-1]

@@ -4,8 +4,9 @@ A model is touched when any file in its folder changed (the spec, an entrypoint 
 its neighbours, data kept there), when a data file it reads elsewhere in the
 repository changed, when its ledger (``reports/<name>/``) changed (what a pull request
 approves is recomputed, never taken from the file; and a model's first ledger, written
-with ``mlship pr --model NAME``, gets its review this way), or when a pinned version of mlship or of a library in every
-fingerprint changed in a requirements, constraints, pyproject or workflow file. A
+with ``mlship pr --model NAME``, gets its review this way), or when a pinned version of
+mlship or of a library in every fingerprint changed in a requirements, constraints,
+pyproject or workflow file (see :func:`pin_changes`). A
 spec that does not validate counts as touched, so the PR flow reports its errors.
 """
 

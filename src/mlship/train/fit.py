@@ -33,6 +33,7 @@ from mlship.spec import Spec
 from mlship.train.columns import MAX_CATEGORIES
 from mlship.train.data import Dataset
 
+
 @dataclass(frozen=True)
 class Trained:
     model: Any
