@@ -172,3 +172,16 @@ def test_in_a_repository_with_no_commit_init_works_and_pr_says_what_to_do_first(
     git(root, "commit", "-q", "--allow-empty", "-m", "start")
     git(root, "switch", "-qc", "first-model")
     assert run_cli("pr", "--dry-run").exit_code == 0
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--mlship-ref", "v1.0.0", "--mlship-ref 'v1.0.0' is not a full commit SHA (40 hexadecimal digits): a tag or a "
+                               "branch can be moved, a commit cannot"),
+    ("--mlship-repo", "acme/mlship\nrun: x", "--mlship-repo 'acme/mlship\nrun: x' is not of the form OWNER/NAME"),
+])
+def test_the_workflows_pin_mlship_only_to_a_repository_and_a_full_commit(repo, run_cli, tmp_path, option, value,
+                                                                         message):
+    result = run_cli("init", str(wine(tmp_path)), option, value)
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {message}\n"
+    assert not (repo / ".github").exists()

@@ -34,6 +34,8 @@ TARGET_NAMES = ("target", "label", "y", "class", "outcome")
 MAX_CLASSES = 20
 ESTIMATORS = {"classification": "sklearn.ensemble.HistGradientBoostingClassifier",
               "regression": "sklearn.ensemble.HistGradientBoostingRegressor"}
+REPOSITORY_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 _PLAIN = re.compile(r"^[A-Za-z_][\w./-]*$")
 _YAML_WORDS = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
 
@@ -56,6 +58,11 @@ def init(root: Path, data: Path, name: str | None = None, target: str | None = N
     """Scaffold ``models/NAME/`` in the project at ``root`` from the table ``data``, then the workflows
     and ``.gitignore``. Raises :class:`MlshipError` when the model exists or the data cannot be used."""
     root, data = root.resolve(), data.resolve()
+    if mlship_repo is not None and not REPOSITORY_RE.match(mlship_repo):
+        raise MlshipError(f"--mlship-repo '{mlship_repo}' is not of the form OWNER/NAME")
+    if mlship_ref is not None and not SHA_RE.match(mlship_ref):
+        raise MlshipError(f"--mlship-ref '{mlship_ref}' is not a full commit SHA (40 hexadecimal digits): a tag "
+                          "or a branch can be moved, a commit cannot")
     name = name or re.sub(r"[^a-z0-9-]+", "-", data.stem.lower()).strip("-")
     if not MODEL_NAME_RE.match(name):
         raise MlshipError(f"'{name}' is not a valid model name: use lowercase letters, digits and '-' (give --name)")
