@@ -103,13 +103,30 @@ def test_a_failed_gate_exits_1_and_names_the_gate(factory, run_cli):
     assert result.stdout.splitlines()[-1] == "1 of 1 failed their gates: iris"
 
 
-def test_a_bad_spec_stops_train_before_any_model_is_trained(factory, run_cli):
-    factory.model("good", IRIS)
+def test_train_with_no_arguments_trains_every_model_and_reports_every_failure(factory, run_cli):
     factory.model("bad", IRIS.replace("task: classification", "task: x"))
+    factory.model("good", IRIS)
+    factory.model("gated", IRIS.replace("min: 0.5", "min: 0.999"))
+    factory.model("nodata", IRIS.replace("data: {sklearn: iris}", "data: {path: data/nope.csv, target: y}"))
+    result = run_cli("train")
+    assert result.exit_code == 2  # a model could not be trained: that outranks a failed gate (1)
+    errors = result.stderr.splitlines()
+    assert errors[0].startswith("error: models/bad/model.yaml:1: task: 'x' is not allowed")
+    assert errors[1].startswith("error: models/nodata/model.yaml:2: data.path: data file models/nodata/data/nope.csv "
+                                "does not exist")
+    summaries = [line for line in result.stdout.splitlines() if not line.startswith(" ")]
+    assert summaries[0].startswith("❌ gated: FAILED its gates")
+    assert summaries[1].startswith("✅ good: passed")
+    assert summaries[-1] == ("2 of 4 could not be trained (see the errors above): bad, nodata; "
+                             "1 of 4 failed their gates: gated")
+
+
+def test_train_exits_2_when_the_only_failure_is_a_model_that_cannot_be_trained(factory, run_cli):
+    factory.model("good", IRIS)
+    factory.model("nodata", IRIS.replace("data: {sklearn: iris}", "data: {path: data/nope.csv, target: y}"))
     result = run_cli("train")
     assert result.exit_code == 2
-    assert result.stdout == ""
-    assert result.stderr.startswith("error: models/bad/model.yaml:1: task:")
+    assert result.stdout.splitlines()[-1] == "1 of 2 could not be trained (see the errors above): nodata"
 
 
 def test_project_option_runs_as_if_started_there(factory, run_cli, monkeypatch, tmp_path):

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mlship.review.acceptance import Acceptance
     from mlship.review.pr import Publication
     from mlship.review.result import PrResult
+    from mlship.scaffold import Scaffold
 
 
 def model_names(project: Project | None = None) -> list[str]:
@@ -34,24 +35,45 @@ def load(model: str, project: Project | None = None) -> Spec:
 
 
 def validate(models: Sequence[str] = (), project: Project | None = None) -> list[Spec]:
-    """Validate the specs of ``models`` (default: every model), estimator and params included.
+    """Check everything ``train`` will of ``models`` (default: every model), without training:
+    the spec, the estimator and each of its params against the estimator's own constraints, the
+    data files, their columns, the target and the feature types, the split.
 
-    Problems of every model are gathered into one :class:`SpecError`.
+    Every problem of every model is gathered into one :class:`SpecError`.
     """
-    from mlship.train.fit import check_model
+    from mlship.train.data import check_data
+    from mlship.train.fit import model_problems
 
     project = project or Project.find()
     specs, problems = [], []
     for model in models or project.model_names():
         try:
-            spec = load(model, project)
-            check_model(spec)
-            specs.append(spec)
+            spec, found = load(model, project), []
         except SpecError as error:
-            problems += error.problems
+            spec, found = error.spec, list(error.problems)
+        if spec is not None:
+            failed = {str(p.location.field or "").split(".")[0].split("[")[0] for p in found}
+            if "model" not in failed:
+                found += model_problems(spec)
+            if "data" not in failed:
+                found += check_data(spec)
+        if found:
+            problems += found
+        else:
+            specs.append(spec)
     if problems:
         raise SpecError(problems)
     return specs
+
+
+def init(data: Path, project_dir: Path | None = None, name: str | None = None, target: str | None = None,
+         task: str | None = None, mlship_repo: str | None = None, mlship_ref: str | None = None) -> "Scaffold":
+    """Scaffold ``models/NAME/model.yaml`` from a data file, the workflows and ``.gitignore`` (see
+    :mod:`mlship.scaffold`). The project is ``project_dir``, else the current folder."""
+    from mlship import scaffold
+
+    root = project_dir or Project.find().root
+    return scaffold.init(Path(root), Path(data), name, target, task, mlship_repo, mlship_ref)
 
 
 def train(model: str, project: Project | None = None, use_cache: bool = True) -> TrainResult:

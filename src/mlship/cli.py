@@ -35,15 +35,20 @@ class _Group(click.Group):
         except MlshipError as error:
             if ctx.params.get("traceback"):
                 raise
-            problems = error.problems if isinstance(error, SpecError) else [error]
-            for problem in problems:
-                click.secho(f"error: {problem}", fg="red", err=True)
-            if isinstance(error, SpecError) and os.environ.get("GITHUB_ACTIONS") == "true":
-                from mlship.github.actions import annotation
-
-                for problem in error.problems:
-                    click.echo(annotation(problem))
+            _report(error)
             ctx.exit(error.exit_code)
+
+
+def _report(error: MlshipError) -> None:
+    """``error: ...`` on stderr for each problem, and an annotation of each inside GitHub Actions."""
+    problems = error.problems if isinstance(error, SpecError) else [error]
+    for problem in problems:
+        click.secho(f"error: {problem}", fg="red", err=True)
+    if isinstance(error, SpecError) and os.environ.get("GITHUB_ACTIONS") == "true":
+        from mlship.github.actions import annotation
+
+        for problem in error.problems:
+            click.echo(annotation(problem))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,6 +81,33 @@ def _models(ctx: click.Context, models: tuple[str, ...]) -> list[str]:
 
 
 @cli.command()
+@click.argument("data", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--name", help="The model's name (its folder under models/). Default: from the data file's name.")
+@click.option("--target", help="The column to predict. Default: a column named target, label, y, class or "
+                               "outcome, else the last column.")
+@click.option("--task", type=click.Choice(["classification", "regression"]),
+              help="Default: regression for a numeric target with fractions or many values, else classification.")
+@click.option("--mlship-repo", metavar="OWNER/NAME", help="mlship's repository, for the workflows' `uses:`.")
+@click.option("--mlship-ref", metavar="SHA", help="The full commit SHA of the mlship release the workflows run.")
+@click.pass_context
+def init(ctx: click.Context, data: Path, name: str | None, target: str | None, task: str | None,
+         mlship_repo: str | None, mlship_ref: str | None) -> None:
+    """Start a model from a data file: models/NAME/model.yaml, the workflows, .gitignore.
+
+    The task, the target and each feature's kind are inferred and written, with comments,
+    into a spec to read and edit; a data file outside the project is copied into the model
+    folder. Workflows and .gitignore entries that exist are kept. Then `mlship pr --dry-run`
+    on a branch shows the first comment.
+
+    Example: mlship init data/wine.csv --target quality
+    """
+    from mlship import api, ui
+
+    made = api.init(data, ctx.obj, name, target, task, mlship_repo, mlship_ref)
+    click.echo(ui.scaffolded(made))
+
+
+@cli.command()
 @click.argument("models", nargs=-1)
 @click.pass_context
 def validate(ctx: click.Context, models: tuple[str, ...]) -> None:
@@ -100,26 +132,34 @@ def train(ctx: click.Context, models: tuple[str, ...], no_cache: bool, as_json: 
     """Train and evaluate models at the working tree; check their gates.
 
     A model whose fingerprint (spec, data, code, library versions) is cached is not
-    trained again. MODELS are names or folders; default: every model. Exits 1 when a
-    gate fails.
+    trained again. MODELS are names or folders; default: every model. A model that
+    cannot be trained does not stop the others: each error is printed. Exits 2 when a
+    model could not be trained, else 1 when a gate fails.
 
     Example: mlship train churn --no-cache
     """
     from mlship import api, ui
 
     project, names = _project(ctx), _models(ctx, models)
+    results, errors = [], []
     for name in names:
-        api.load(name, project)
-    results = []
-    for name in names:
-        result = api.train(name, project, use_cache=not no_cache)
+        try:
+            result = api.train(name, project, use_cache=not no_cache)
+        except MlshipError as error:
+            if ctx.parent is not None and ctx.parent.params.get("traceback"):
+                raise
+            _report(error)
+            errors.append(name)
+            continue
         results.append(result)
         if not as_json:
             click.echo(ui.train_summary(result))
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], indent=2))
     else:
-        click.echo(ui.train_footer(results))
+        click.echo(ui.train_footer(results, errors))
+    if errors:
+        ctx.exit(2)
     if not all(r.passed for r in results):
         ctx.exit(EXIT_GATE_FAILED)
 

@@ -50,6 +50,8 @@ class SpecError(MlshipError):
 
     def __init__(self, problems: Iterable[Problem]):
         self.problems = list(problems)
+        #: The spec as parsed, when it met the schema and only checks across fields failed (else None).
+        self.spec = None
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

@@ -76,6 +76,9 @@ def is_commit(repo: Path, ref: str) -> bool:
 def merge_base(repo: Path, base: str) -> str:
     """The commit where HEAD's history and ``base`` meet."""
     if not is_commit(repo, base):
+        if head_commit(repo) is None:
+            raise GitError("this repository has no commit yet, so there is no base to compare with: commit on "
+                           f"{base} first (`git commit --allow-empty -m start` will do), then work on a branch")
         raise GitError(
             f"'{base}' is not a commit in this repository. In GitHub Actions, check out with "
             "fetch-depth: 0 (actions/checkout) so the base branch's history is present"
@@ -97,18 +100,14 @@ def changed_files(repo: Path, since: str) -> set[str]:
     return {path for path in (*tracked, *untracked) if path}
 
 
-def changed_lines(repo: Path, since: str, paths: list[str]) -> list[str]:
-    """The added and removed lines of ``paths`` between ``since`` and the working tree.
-
-    A file that did not exist at ``since`` (even untracked) counts as all added.
-    """
-    new = [p for p in paths if file_at(repo, since, p) is None and (repo / p).is_file()]
-    lines = [line for p in new for line in (repo / p).read_text(errors="replace").splitlines()]
-    existing = [p for p in paths if p not in new]
-    if existing:
-        diff = run(repo, "diff", "-U0", "--no-renames", since, "--", *existing)
-        lines += [line[1:] for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-    return lines
+def changed_lines_of(repo: Path, since: str, path: str) -> tuple[list[str], list[str]] | None:
+    """The removed and the added lines of one file between ``since`` and the working tree; None
+    when the file did not exist at ``since`` (its lines are all new, nothing was changed)."""
+    if file_at(repo, since, path) is None:
+        return None
+    diff = run(repo, "diff", "-U0", "--no-renames", since, "--", path)
+    lines = [line for line in diff.splitlines() if not line.startswith(("+++", "---"))]
+    return [line[1:] for line in lines if line[:1] == "-"], [line[1:] for line in lines if line[:1] == "+"]
 
 
 def file_at(repo: Path, commit: str, path: str) -> bytes | None:

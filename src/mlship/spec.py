@@ -259,7 +259,9 @@ def load_spec(model_dir: Path) -> Spec:
     spec = Spec(model_dir.name, model_dir, config, lines)
     problems += _semantic_problems(spec)
     if problems:
-        raise SpecError(problems)
+        error = SpecError(problems)
+        error.spec = spec  # the schema held: `mlship validate` goes on to check what these problems leave sound
+        raise error
     return spec
 
 

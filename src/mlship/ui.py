@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
     from mlship.monitor.retrain import Retrained
     from mlship.review.changes import ChangeSet
     from mlship.review.gates import TrainResult
+    from mlship.scaffold import Scaffold
     from mlship.ship.deploy import Deployed
     from mlship.ship.registry import Event, Registry
     from mlship.ship.releases import Released
@@ -36,6 +37,10 @@ def train_summary(result: "TrainResult") -> str:
         f"   {result.rows['train']:,} train / {result.rows['test']:,} held-out rows · fit {perf['fit_seconds']:.2f} s"
         f" · predict {perf['predict_seconds_per_row'] * 1e6:.1f} µs/row · model {_size(perf['model_bytes'])}"
     )
+    if result.features:
+        lines.append("   features:")
+        width = max(len(name) for name in result.features) + 2
+        lines += [f"     {name.ljust(width)}{treatment}" for name, treatment in result.features.items()]
     for gate in result.gates:
         if not gate.passed:
             lines.append(f"   {FAIL} gate: {gate.message}")
@@ -53,11 +58,18 @@ def _seed_spread(values: list[float]) -> str:
     return f" ± {statistics.stdev(values):.4f} sd over {len(values)} seeds"
 
 
-def train_footer(results: list["TrainResult"]) -> str:
+def train_footer(results: list["TrainResult"], errors: Sequence[str] = ()) -> str:
+    """The last line of ``mlship train``: gate failures, and the models that could not be trained (``errors``)."""
     failed = [r.name for r in results if not r.passed]
-    if not failed:
-        return f"{len(results)} model{'s' if len(results) != 1 else ''} trained and evaluated; all gates passed."
-    return f"{len(failed)} of {len(results)} failed their gates: {', '.join(failed)}"
+    total = len(results) + len(errors)
+    parts = []
+    if errors:
+        parts.append(f"{len(errors)} of {total} could not be trained (see the errors above): {', '.join(errors)}")
+    if failed:
+        parts.append(f"{len(failed)} of {total} failed their gates: {', '.join(failed)}")
+    if parts:
+        return "; ".join(parts)
+    return f"{len(results)} model{'s' if len(results) != 1 else ''} trained and evaluated; all gates passed."
 
 
 def changes(result: "ChangeSet", shown_reasons: int = 3) -> str:
@@ -211,3 +223,19 @@ def _size(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
+
+
+def scaffolded(made: "Scaffold") -> str:
+    """What ``mlship init`` wrote and what to do next."""
+    from mlship.errors import display_path
+
+    lines = [f"{PASS} {made.model}: a {made.task} model predicting '{made.target}'"]
+    lines += [f"   wrote  {display_path(path)}" for path in made.written]
+    lines += [f"   kept   {display_path(path)} (exists)" for path in made.kept]
+    lines += [f"   {WARN} {note}" for note in made.notes]
+    lines += ["next:",
+              f"   read and edit {display_path(made.spec)}, then `mlship validate {made.model}`",
+              f"   `mlship train {made.model}` shows the metrics and how each feature was treated",
+              "   on a branch (a repository with no commit yet needs one on main first):",
+              "   `mlship pr --dry-run` prints the pull request's comment"]
+    return "\n".join(lines)

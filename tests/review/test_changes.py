@@ -139,3 +139,46 @@ def test_a_pr_touching_no_model_imports_no_heavy_library(repo):
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_adding_mlships_workflows_touches_no_model(repo, run_cli):
+    workflows = repo / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "mlship.yml").write_text(
+        "# .github/workflows/mlship-rollback.yml\njobs:\n  mlship:\n"
+        "    uses: acme/mlship/.github/workflows/mlship-pr.yml@0123456789abcdef0123456789abcdef01234567 # v0.2.0\n"
+        "    with:\n      mlship-ref: 0123456789abcdef0123456789abcdef01234567\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "add mlship's workflows")
+    assert changed(run_cli) == []
+
+
+def test_moving_mlships_workflow_pin_touches_every_model_and_says_so_in_words(repo, run_cli):
+    workflows = repo / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    uses = "    uses: acme/mlship/.github/workflows/mlship-pr.yml@{} # v0.2.0\n"
+    (workflows / "mlship.yml").write_text("# mlship\njobs:\n  mlship:\n" + uses.format("a" * 40))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "add mlship's workflows")
+    git(repo, "branch", "-f", "main")
+    (workflows / "mlship.yml").write_text("# mlship, newer\njobs:\n  mlship:\n" + uses.format("b" * 40))
+    assert changed(run_cli) == ["flowers", "iris", "shared"]
+    assert (f"  iris: mlship @{'a' * 40} → @{'b' * 40} in .github/workflows/mlship.yml"
+            in run_cli("changed", "--base", "main").stdout)
+
+
+def test_a_requirement_pin_change_is_said_in_words(repo, run_cli):
+    (repo / "requirements.txt").write_text("scikit-learn==1.5.2\nrequests==2.0\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pin")
+    git(repo, "branch", "-f", "main")
+    (repo / "requirements.txt").write_text("scikit-learn==1.6.1\nrequests==2.1\n")
+    assert "  iris: scikit-learn ==1.5.2 → ==1.6.1 in requirements.txt" in run_cli("changed", "--base", "main").stdout
+
+
+def test_a_model_whose_ledger_alone_changed_is_touched(repo, run_cli):
+    ledger = repo / "reports" / "iris"
+    ledger.mkdir(parents=True)
+    (ledger / "metrics.json").write_text("{}\n")
+    assert changed(run_cli) == ["iris"]
+    assert "  iris: its ledger reports/iris/ changed" in run_cli("changed", "--base", "main").stdout

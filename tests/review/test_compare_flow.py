@@ -358,7 +358,9 @@ def test_the_json_of_a_comparison_and_of_a_training_is_the_documented_contract(r
         "name": "grown", "task": "classification", "passed": judged.passed, "fingerprint": trained.fingerprint,
         "cache_hit": True, "primary_metric": "roc_auc", "metrics": trained.metrics, "unavailable": trained.unavailable,
         "rows": trained.rows, "seed_metrics": trained.seed_metrics, "performance": trained.performance,
-        "gates": [g.to_dict() for g in judged.gates], "warnings": trained.warnings, "cache_entry": str(trained.entry)}
+        "gates": [g.to_dict() for g in judged.gates], "warnings": trained.warnings, "features": trained.features,
+        "cache_entry": str(trained.entry)}
+    assert trained.features and all(isinstance(words, str) for words in trained.features.values())
 
 
 def test_a_gated_metric_the_training_could_not_compute_fails_its_absolute_gate_with_the_reason(repo):

@@ -33,17 +33,31 @@ def test_a_drop_significantly_beyond_the_bound_fails_and_one_inside_it_passes():
     gates = {"roc_auc": Gate(max_drop=0.01)}
     (failed,), tests = check_changes(gates, {"roc_auc": delta(-0.05)}, {"roc_auc": 0.9}, [], True, 0.95)
     assert failed.passed is False and failed.p_value == pytest.approx(1 - 0.9999683, abs=1e-6)
-    assert failed.message.startswith("roc_auc dropped by 0.05, significantly more than 0.01 (adjusted p = ")
+    assert failed.message.startswith("roc_auc worse by 0.05 (roc_auc fell), significantly more than the 0.01 allowed "
+                                      "(adjusted p = ")
     assert [t.failed for t in tests] == [True]
     (passed,), _ = check_changes(gates, {"roc_auc": delta(-0.005)}, {"roc_auc": 0.9}, [], True, 0.95)
-    assert passed.passed is True and passed.message == "roc_auc changed by -0.005, within max_drop 0.01"
+    assert passed.passed is True and passed.message == "roc_auc worse by 0.005 (roc_auc fell), within max_drop 0.01"
+
+
+def test_a_change_says_better_or_worse_and_which_way_the_metric_moved():
+    def message(metric: str, change: float) -> str:
+        return check_changes({metric: Gate(max_drop=1.0)}, {metric: delta(change)}, {metric: 0.5}, [], True,
+                             0.95)[0][0].message
+
+    assert message("roc_auc", 0.02) == "roc_auc better by 0.02 (roc_auc rose), within max_drop 1"
+    assert message("rmse", -0.02) == "rmse better by 0.02 (rmse fell), within max_drop 1"
+    assert message("rmse", 0.0213333) == "rmse worse by 0.0213 (rmse rose), within max_drop 1"
+    assert message("mae", 0.0) == "mae unchanged, within max_drop 1"
+    assert message("mae", -2.133e-05) == "mae better by 0.00002 (mae fell), within max_drop 1"
 
 
 def test_a_drop_beyond_the_bound_within_its_noise_passes_and_says_so():
     (result,), _ = check_changes({"roc_auc": Gate(max_drop=0.01)}, {"roc_auc": delta(-0.02)}, {"roc_auc": 0.9},
                                  [], True, 0.95)
     assert result.passed is True
-    assert result.message.startswith("roc_auc dropped by 0.02, more than 0.01 but not significantly (adjusted p = ")
+    assert result.message.startswith("roc_auc worse by 0.02 (roc_auc fell), more than the 0.01 allowed but not "
+                                     "significantly (adjusted p = ")
 
 
 def test_the_stated_confidence_sets_the_level():
@@ -55,11 +69,12 @@ def test_the_stated_confidence_sets_the_level():
 def test_a_relative_bound_is_a_share_of_the_baseline_and_a_zero_baseline_allows_no_drop():
     gates = {"rmse": Gate(max_relative_drop=0.05)}
     (result,), _ = check_changes(gates, {"rmse": delta(8.0, se=1.0)}, {"rmse": 100.0}, [], True, 0.95)
-    assert result.passed is False and result.message.startswith("rmse dropped by 8.00%, significantly more than 5.00%")
+    assert result.passed is False and result.message.startswith("rmse worse by 8.00% (rmse rose), significantly more "
+                                                                "than the 5.00% allowed")
     (result,), _ = check_changes(gates, {"rmse": delta(4.0, se=1.0)}, {"rmse": 100.0}, [], True, 0.95)
     assert result.passed is True
     (result,), _ = check_changes(gates, {"rmse": delta(0.1, se=0.01)}, {"rmse": 0.0}, [], True, 0.95)
-    assert result.passed is False and "dropped by inf%" in result.message
+    assert result.passed is False and "worse by inf% (rmse rose)" in result.message
 
 
 def test_a_gated_metric_without_a_usable_delta_fails_closed():
@@ -86,7 +101,7 @@ def test_every_metrics_slice_gate_is_checked_whatever_the_gates_before_it():
     for metric in ("roc_auc", "f1"):
         gate = results[metric, "slice_max_drop 0.05"]
         assert gate.passed is False
-        assert gate.message.startswith(f"{metric} dropped significantly by more than 0.05 in region=north (dropped by")
+        assert gate.message.startswith(f"{metric} significantly worse by more than 0.05 in region=north (worse by")
     assert results["accuracy", "max_drop 0.5"].passed is True
 
 
@@ -98,7 +113,7 @@ def test_all_change_tests_of_a_model_share_one_error_budget():
     assert len(tests) == 8 and all(t.p_value < 0.05 for t in tests)
     assert all(g.passed for g in results) and not any(t.failed for t in tests)
     assert all(t.adjusted_p == pytest.approx(min(1, 8 * tests[0].p_value)) for t in tests)
-    assert results[1].message == "no slice's roc_auc dropped significantly by more than 0.01 (7 slices judged)"
+    assert results[1].message == "no slice's roc_auc was significantly worse by more than 0.01 (7 slices judged)"
 
 
 def test_a_gated_metric_whose_spread_is_undefined_fails_closed_and_such_a_slice_is_not_tested():
@@ -166,9 +181,10 @@ def test_a_change_gates_messages_give_the_drop_the_bound_and_the_evidence():
     results, tests = check_changes(gates, deltas, {"roc_auc": 0.9, "rmse": 100.0}, [], True, 0.95)
     auc_p, rmse_p = (t.adjusted_p for t in tests)
     assert results == [
-        GateResult("roc_auc", "max_drop 0.01", False, f"roc_auc dropped by 0.05, significantly more than 0.01 "
-                   f"(adjusted p = {auc_p:.2g}, CI [-0.0696, -0.0304])", auc_p),
-        GateResult("rmse", "max_relative_drop 0.05", True, "rmse changed by +4, within max_relative_drop 5.00%", rmse_p),
+        GateResult("roc_auc", "max_drop 0.01", False, f"roc_auc worse by 0.05 (roc_auc fell), significantly more than "
+                   f"the 0.01 allowed (adjusted p = {auc_p:.2g}, CI [−0.0696, −0.0304])", auc_p),
+        GateResult("rmse", "max_relative_drop 0.05", True, "rmse worse by 4.00% (rmse rose), within max_relative_drop "
+                   "5.00%", rmse_p),
     ]
     assert [(t.metric, t.rule, t.bound, t.where, t.failed) for t in tests] == [
         ("roc_auc", "max_drop", 0.01, "", True), ("rmse", "max_relative_drop", 0.05, "", False)]
@@ -183,15 +199,15 @@ def test_a_slice_gate_names_each_failing_slice_with_its_drop_and_adjusted_p():
     north, east = (t.adjusted_p for t in tests if t.where != "region=south")
     assert result == GateResult(
         "roc_auc", "slice_max_drop 0.05", False,
-        f"roc_auc dropped significantly by more than 0.05 in region=north (dropped by 0.3, adjusted p = {north:.2g}), "
-        f"region=east (dropped by 0.25, adjusted p = {east:.2g})", min(t.adjusted_p for t in tests))
+        f"roc_auc significantly worse by more than 0.05 in region=north (worse by 0.3, adjusted p = {north:.2g}), "
+        f"region=east (worse by 0.25, adjusted p = {east:.2g})", min(t.adjusted_p for t in tests))
     (calm,), tests = check_changes(gates, {}, {"roc_auc": 0.9}, slices[1:2], True, 0.95)
     assert calm == GateResult("roc_auc", "slice_max_drop 0.05", True,
-                              "no slice's roc_auc dropped significantly by more than 0.05 (1 slice judged)",
+                              "no slice's roc_auc was significantly worse by more than 0.05 (1 slice judged)",
                               tests[0].adjusted_p)
     (none,), _ = check_changes(gates, {}, {"roc_auc": 0.9}, [], True, 0.95)
     assert none == GateResult("roc_auc", "slice_max_drop 0.05", True,
-                              "no slice's roc_auc dropped significantly by more than 0.05 (0 slices judged)", None)
+                              "no slice's roc_auc was significantly worse by more than 0.05 (0 slices judged)", None)
 
 
 def test_change_gates_without_a_baseline_or_a_delta_say_so_in_full():

@@ -19,6 +19,7 @@ import pytest
 from sklearn import metrics as skm
 
 from mlship import api
+from mlship.numbers import number
 from mlship.review.compare import NEW_MODEL
 from mlship.review.report import MAX_COMMENT, render_comment
 from mlship.train.cache import Cache
@@ -81,11 +82,11 @@ def no_traceback(result) -> None:
     assert "Traceback" not in result.stdout and "Traceback" not in result.stderr
 
 
-def shown_delta(delta: float) -> str:
-    """How the comment writes a change: ▲/▼ and four decimals."""
+def shown_delta(delta: float, scale: float | None = None) -> str:
+    """How the comment writes a change: ▲/▼ and the decimals of the value it changes (four below 10)."""
     if delta == 0:
         return "0"
-    return f"{'▲ +' if delta > 0 else '▼ −'}{abs(delta):.4f}"
+    return f"{'▲' if delta > 0 else '▼'} {number(delta, scale, sign=True)}"
 
 
 def cancer_spec(params: str = "{C: 1.0, max_iter: 1000}", gates: str = "{roc_auc: {min: 0.9, max_drop: 0.01}}",
@@ -174,8 +175,9 @@ def test_a_degraded_model_fails_with_exit_1_and_a_significant_drop(factory, run_
     assert re.search(r"^### ❌ `cancer`: roc_auc 0\.99\d\d → 0\.8\d{3} \(▼ −0\.1\d{3}, significantly worse\)$",
                      comment, re.MULTILINE)
     (failing,) = [line for line in gate_lines(comment, "cancer") if line.startswith("- ❌")]
-    assert failing.startswith("- ❌ `roc_auc` max_drop 0.01: roc_auc dropped by ")
-    assert re.search(r", significantly more than 0\.01 \(adjusted p = [0-9.e-]+, CI \\\[", failing)
+    assert failing.startswith("- ❌ `roc_auc` max_drop 0.01: roc_auc worse by ")
+    assert re.search(r" \(roc_auc fell\), significantly more than the 0\.01 allowed \(adjusted p = [0-9.e-]+, CI \\\[",
+                     failing)
     assert change_gate["p_value"] < 0.05
     # Failing gates are listed first.
     assert gate_lines(comment, "cancer")[0] == failing
@@ -219,11 +221,12 @@ def test_a_drop_beyond_max_drop_that_is_not_significantly_beyond_it_passes(facto
     (gate,) = model["gates"]
     assert gate["passed"] is True and gate["p_value"] >= 0.05
     assert gate["message"].startswith(
-        f"roc_auc dropped by {-roc['delta']:.4g}, more than 0.0005 but not significantly (adjusted p = ")
+        f"roc_auc worse by {number(-roc['delta'])} (roc_auc fell), more than the 0.0005 allowed but not significantly "
+        "(adjusted p = ")
 
     comment = pr(run_cli).stdout
     (line,) = gate_lines(comment, "cancer")
-    assert line.startswith("- ✅ `roc_auc` max_drop 0.0005: roc_auc dropped by ") and "but not significantly" in line
+    assert line.startswith("- ✅ `roc_auc` max_drop 0.0005: roc_auc worse by ") and "but not significantly" in line
     assert metric_row(comment, "cancer", "roc_auc")["verdict"] == "➖ within noise"
 
 
@@ -474,8 +477,8 @@ def test_a_broken_spec_on_the_branch_is_reported_with_its_file_and_line(factory,
     assert "## ❌ mlship: 1 of 2 models failed" in comment
     assert "### ❌ `cancer`: cannot be evaluated" in comment
     assert f"models/cancer/model.yaml:{line}: {message}" in comment
-    # The other touched model is still compared and reported.
-    assert "### ✅ `iris`: accuracy" in comment
+    # The other touched model is still compared and reported, after the one that failed.
+    assert comment.index("### ❌ `cancer`: cannot be evaluated") < comment.index("### ✅ `iris`: accuracy")
 
     document, result = pr_json(run_cli, expected_exit=2)
     no_traceback(result)
@@ -578,10 +581,10 @@ def test_the_reported_numbers_are_scikit_learns_on_the_same_predictions(factory,
 
     comment = pr(run_cli).stdout
     for name, value in expected_candidate.items():
-        row = metric_row(comment, "model", name)
-        assert row["candidate"] == f"{value:.4f}", name
-        assert row["baseline"] == f"{expected_baseline[name]:.4f}", name
-        assert row["delta"] == shown_delta(value - expected_baseline[name]), name
+        row, scale = metric_row(comment, "model", name), expected_baseline[name]
+        assert row["candidate"] == number(value, scale), name
+        assert row["baseline"] == number(scale, scale), name
+        assert row["delta"] == shown_delta(value - scale, scale), name
 
 
 # --- slices ---------------------------------------------------------------------------
@@ -652,7 +655,7 @@ def test_each_slice_value_gets_results_and_a_small_slice_is_marked_not_judged_no
             skm.accuracy_score(predictions["y_true"][mask], predictions["y_pred"][mask]), abs=1e-12)
     (gate,) = model["gates"]
     assert gate["passed"] is True
-    assert gate["message"] == "no slice's roc_auc dropped significantly by more than 0.1 (3 slices judged)"
+    assert gate["message"] == "no slice's roc_auc was significantly worse by more than 0.1 (3 slices judged)"
 
     comment = pr(run_cli).stdout
     assert "<details><summary>All slices (4)</summary>" in comment
@@ -677,8 +680,8 @@ def test_a_change_that_hurts_only_one_slice_shows_it_and_fails_the_slice_gate(fa
         assert slices[value]["deltas"]["roc_auc"]["verdict"] != "worse", value
     (gate,) = model["gates"]
     assert gate["passed"] is False
-    assert re.fullmatch(r"roc_auc dropped significantly by more than 0\.1 in region=south "
-                        r"\(dropped by 0\.\d+, adjusted p = [0-9.e-]+\)", gate["message"])
+    assert re.fullmatch(r"roc_auc significantly worse by more than 0\.1 in region=south "
+                        r"\(worse by 0\.\d+, adjusted p = [0-9.e-]+\)", gate["message"])
     (failed,) = [t for t in model["change_tests"] if t["failed"]]
     assert (failed["metric"], failed["slice"], failed["rule"]) == ("roc_auc", "region=south", "slice_max_drop")
     assert failed["adjusted_p"] >= failed["p_value"] and failed["adjusted_p"] < 0.05
@@ -688,7 +691,7 @@ def test_a_change_that_hurts_only_one_slice_shows_it_and_fails_the_slice_gate(fa
     rows = [line for line in regressions.splitlines() if line.startswith("| region")]
     assert len(rows) == 1 and rows[0].startswith("| region = south | 150 | roc_auc |")
     assert any("| roc_auc |" in line and "▼ −" in line for line in rows)
-    assert ("- ❌ `roc_auc` slice_max_drop 0.1: roc_auc dropped significantly by more than 0.1 in region=south"
+    assert ("- ❌ `roc_auc` slice_max_drop 0.1: roc_auc significantly worse by more than 0.1 in region=south"
             in comment)
     (south,) = [line for line in comment.split("All slices")[1].splitlines() if line.startswith("| region = south |")]
     assert "❌" in south
@@ -762,19 +765,31 @@ def test_max_relative_drop_fails_on_a_significant_relative_drop_and_shows_percen
     gates = {g["metric"]: g for g in model["gates"]}
     assert gates["rmse"]["passed"] is False
     assert gates["rmse"]["message"].startswith(
-        f"rmse dropped by {relative:.2%}, significantly more than 5.00% (adjusted p = ")
+        f"rmse worse by {relative:.2%} (rmse rose), significantly more than the 5.00% allowed (adjusted p = ")
     mae_relative = model["deltas"]["mae"]["delta"] / model["baseline"]["metrics"]["mae"]
     assert 0 < mae_relative < 5
     assert gates["mae"]["passed"] is True
     assert gates["mae"]["message"] == (
-        f"mae changed by {model['deltas']['mae']['delta']:+.4g}, within max_relative_drop 500.00%")
+        f"mae worse by {mae_relative:.2%} (mae rose), within max_relative_drop 500.00%")
 
     comment = pr(run_cli).stdout
-    assert (f"- ❌ `rmse` max_relative_drop 0.05: rmse dropped by {relative:.2%}, significantly more than 5.00%"
+    assert (f"- ❌ `rmse` max_relative_drop 0.05: rmse worse by {relative:.2%} (rmse rose), significantly more than "
+            "the 5.00% allowed"
             in comment)
     # rmse went up, which is worse: ▲ with a ❌.
     row = metric_row(comment, "diabetes", "rmse")
     assert row["delta"].startswith("▲ +") and row["verdict"] == "❌ worse"
+
+
+def test_models_that_failed_their_gates_come_first_in_the_comment(factory, run_cli):
+    factory.model("a-iris", IRIS.replace("MIN", "0.5"))
+    factory.model("b-iris", IRIS.replace("MIN", "0.999"))
+    root = branch_off(factory)
+    for name in ("a-iris", "b-iris"):
+        edit(root, f"models/{name}/model.yaml", "max_iter: 500", "max_iter: 600")
+    commit_all(root, "tune both")
+    comment = pr(run_cli).stdout
+    assert comment.index("### ❌ `b-iris`") < comment.index("### ✅ `a-iris`")
 
 
 # --- the ledger -----------------------------------------------------------------------

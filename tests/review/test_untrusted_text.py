@@ -89,7 +89,7 @@ def test_hostile_values_in_a_pr_stay_text_in_the_comment_and_the_model_card(fact
     assert comment.splitlines()[0] == "<!-- mlship:report -->" and comment.count("<!-- mlship") == 1
     # One h2, one h3 per model: no heading came from a slice value, a key or a folder name.
     assert [level for level, _ in headings(comment)] == ["h2", "h3", "h3"], headings(comment)
-    assert headings(comment)[2][1].startswith(f"❌ {BAD_FOLDER}: cannot be evaluated")
+    assert headings(comment)[1][1].startswith(f"❌ {BAD_FOLDER}: cannot be evaluated")  # what failed comes first
     # Every table has the rows it should, and each cell reads as the value it shows.
     (slices,) = [table for table in tables(comment) if table and table[0][0].startswith("region = ")]
     assert sorted(row[0] for row in slices) == sorted(f"region = {' '.join(v.split())}" for v in REGIONS)

@@ -238,7 +238,7 @@ def test_gating_a_metric_that_was_not_computed_retrains_to_compute_it(factory):
 
 
 def test_an_entry_of_an_older_format_is_not_reused(factory, monkeypatch):
-    """Entries from before the hash split held out other rows and lack the digests: they must retrain."""
+    """Entries of an older format (before the hash split, before dates became numbers) must retrain."""
     churn_model(factory)
     with monkeypatch.context() as patch:
         patch.setattr(fingerprint_module, "ENTRY_FORMAT", fingerprint_module.ENTRY_FORMAT - 1)
@@ -252,7 +252,7 @@ def test_an_entry_of_an_older_format_is_not_reused(factory, monkeypatch):
     old_parts = cache.get(older.fingerprint).lineage()["fingerprint_parts"]
     new_parts = cache.get(current.fingerprint).lineage()["fingerprint_parts"]
     assert [name for name in new_parts if old_parts[name] != new_parts[name]] == ["format"]
-    assert new_parts["format"] == 2
+    assert new_parts["format"] == 3
 
 
 def test_no_cache_retrains_and_replaces_the_entry(factory, run_cli):

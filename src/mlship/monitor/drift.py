@@ -527,6 +527,10 @@ def detect(profile: dict[str, Any], current: Current, settings: Monitoring, fing
 
 def measure(name: str, reference: dict[str, Any], values: "pd.Series", bins: int, with_missing: bool) -> ColumnDrift:
     """One column's tests and distances; ``bins`` is the number of PSI bins for a number."""
+    if reference["kind"] == "date":  # profiled as days since 1970, as the model sees it (mlship.train.dates)
+        from mlship.train.dates import days_since_epoch
+
+        return _measure_numbers(name, reference, days_since_epoch(values), bins, with_missing)
     if reference["kind"] == "numeric":
         return _measure_numbers(name, reference, values, bins, with_missing)
     return _measure_categories(name, reference, values, with_missing)

@@ -2,8 +2,11 @@
 
 A model is touched when any file in its folder changed (the spec, an entrypoint and
 its neighbours, data kept there), when a data file it reads elsewhere in the
-repository changed, or when a pinned version of mlship or of a library in every
-fingerprint changed in a requirements, constraints, pyproject or workflow file. A
+repository changed, when its ledger (``reports/<name>/``) changed (what a pull request
+approves is recomputed, never taken from the file; and a model's first ledger, written
+with ``mlship pr --model NAME``, gets its review this way), or when a pinned version of
+mlship or of a library in every fingerprint changed in a requirements, constraints,
+pyproject or workflow file (see :func:`pin_changes`). A
 spec that does not validate counts as touched, so the PR flow reports its errors.
 """
 
@@ -23,7 +26,14 @@ from mlship.train.fingerprint import LIBRARIES
 
 PIN_FILES = ("requirements*.txt", "constraints*.txt", "pyproject.toml", "setup.cfg",
              ".github/workflows/*.yml", ".github/workflows/*.yaml")
-PINNED = re.compile(r"\b(mlship|" + "|".join(re.escape(lib) for lib in LIBRARIES) + r")\b", re.IGNORECASE)
+#: Where the ledger lives (:data:`mlship.review.ledger.REPORTS_DIR`; not imported, which would pull in training).
+LEDGER_DIR = "reports"
+_NAMES = "|".join(re.escape(name) for name in ("mlship", *LIBRARIES))
+#: A requirement pin (``scikit-learn==1.5.2``, ``"numpy>=2"`` in pyproject.toml, ``mlship @ git+...@sha``).
+REQUIREMENT = re.compile(rf"(?<![\w.-])(?P<name>{_NAMES})\s*(?P<version>(?:==|~=|>=|<=|!=|>|<|@)\s*[^\s,;\"'\]#]+)",
+                         re.IGNORECASE)
+#: mlship's commit in a workflow: ``uses: OWNER/mlship/...@SHA`` or ``mlship-ref: SHA``.
+WORKFLOW_PIN = re.compile(r"(?:uses:\s*[\w.-]+/mlship\S*@|mlship-ref:\s*['\"]?)(?P<version>[\w.-]+)")
 
 
 @dataclass(frozen=True)
@@ -65,18 +75,58 @@ def changed_models(project: Project, base: str) -> ChangeSet:
     since = git.merge_base(repo, base)
     files = git.changed_files(repo, since)
     models_prefix = _relative(project.models_dir, repo)
-    pins = [f for f in files if any(fnmatch.fnmatch(f, pattern) for pattern in PIN_FILES)]
-    pin_change = [line.strip() for line in git.changed_lines(repo, since, pins) if PINNED.search(line)]
+    pins = sorted(f for f in files if any(fnmatch.fnmatch(f, pattern) for pattern in PIN_FILES))
+    pin_change = [change for path in pins for change in pin_changes(repo, since, path)]
 
     touched = []
     for name in project.model_names():
         reasons, problems = _reasons(project.model_dir(name), repo, files)
-        if pin_change:
-            reasons.append(f"a pinned version changed: {pin_change[0]}")
+        ledger = _relative(project.root / LEDGER_DIR / name, repo) + "/"
+        if not reasons and any(path.startswith(ledger) for path in files):
+            reasons.append(f"its ledger {ledger} changed")
+        reasons += pin_change
         if reasons:
             touched.append(TouchedModel(name, reasons, problems))
     removed = sorted(set(_models_at(repo, since, models_prefix)) - set(project.model_names()))
     return ChangeSet(base, since, touched, removed)
+
+
+def pin_changes(repo: Path, since: str, path: str) -> list[str]:
+    """What changed in the pins of mlship and the fingerprinted libraries in ``path``, in words.
+
+    In a workflow only mlship's commit counts, and only when it changed: adding mlship's own
+    workflows pins nothing that was pinned before, so it touches no model. In a requirements
+    file a pin added or removed counts too, as it moves what gets installed.
+    """
+    lines = git.changed_lines_of(repo, since, path)
+    workflow = path.startswith(".github/workflows/")
+    if lines is None:  # a new file: all its lines are added
+        lines = ([], (repo / path).read_text(errors="replace").splitlines())
+    before, after = (_pins(side, workflow) for side in lines)
+    changes = []
+    for name in sorted(set(before) | set(after), key=str.lower):
+        old, new = before.get(name), after.get(name)
+        if old == new or (workflow and (old is None or new is None)):
+            continue
+        if old and new:
+            changes.append(f"{name} {old} → {new} in {path}")
+        elif new:
+            changes.append(f"{name} pinned {new} in {path}")
+        else:
+            changes.append(f"{name} pin {old} removed from {path}")
+    return changes
+
+
+def _pins(lines: list[str], workflow: bool) -> dict[str, str]:
+    """The pinned version of each name in ``lines`` (comments left out)."""
+    pins = {}
+    for line in lines:
+        text = line.split(" #")[0] if not line.lstrip().startswith("#") else ""
+        if workflow and (match := WORKFLOW_PIN.search(text)):
+            pins["mlship"] = "@" + match["version"]
+        for match in REQUIREMENT.finditer(text):
+            pins[match["name"].lower()] = re.sub(r"\s+", "", match["version"])
+    return pins
 
 
 def _reasons(folder: Path, repo: Path, files: set[str]) -> tuple[list[str], list[Problem]]:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from mlship.metrics import CATALOGUE
+from mlship.numbers import number, together
 from mlship.review.significance import accuracy_drop_beyond_p, drop_beyond_p, holm
 from mlship.spec import Gate, Spec
 from mlship.train.trainer import Trained
@@ -80,6 +81,7 @@ class TrainResult(Trained):
             "performance": self.performance,
             "gates": [gate.to_dict() for gate in self.gates],
             "warnings": self.warnings,
+            "features": self.features,
             "cache_entry": str(self.entry) if self.entry else None,
         }
 
@@ -200,28 +202,37 @@ def _test(metric: str, rule: str, bound: float, where: str, delta: Delta, baseli
 
 
 def _change_result(test: ChangeTest) -> GateResult:
+    """The verdict of a change gate in words a reviewer cannot misread: "worse by 13.15% (rmse rose)",
+    never "dropped" for an error that rose; numbers to significant digits (:mod:`mlship.numbers`)."""
     metric, rule, delta, p_value = test.metric, test.rule, test.delta, test.adjusted_p
     relative = rule == "max_relative_drop"
-    shown, limit = (f"{test.drop:.2%}", f"{test.bound:.2%}") if relative else (f"{test.drop:.4g}", f"{test.bound:g}")
-    evidence = f"adjusted p = {p_value:.2g}, CI [{delta.ci_low:+.4g}, {delta.ci_high:+.4g}]"
+    shown, limit = (f"{abs(test.drop):.2%}", f"{test.bound:.2%}") if relative else (number(abs(test.drop)), f"{test.bound:g}")
+    evidence = f"adjusted p = {p_value:.2g}, CI [{', '.join(together([delta.ci_low, delta.ci_high], sign=True))}]"
     label = f"{rule} {test.bound:g}"
+    change = _change_words(metric, test.drop, delta.delta, shown)
     if test.failed:
         return GateResult(metric, label, False,
-                          f"{metric} dropped by {shown}, significantly more than {limit} ({evidence})", p_value)
+                          f"{change}, significantly more than the {limit} allowed ({evidence})", p_value)
     if test.drop <= test.bound:
-        return GateResult(metric, label, True, f"{metric} changed by {delta.delta:+.4g}, within {rule} {limit}",
-                          p_value)
+        return GateResult(metric, label, True, f"{change}, within {rule} {limit}", p_value)
     return GateResult(metric, label, True,
-                      f"{metric} dropped by {shown}, more than {limit} but not significantly ({evidence})", p_value)
+                      f"{change}, more than the {limit} allowed but not significantly ({evidence})", p_value)
+
+
+def _change_words(metric: str, drop: float, delta: float, shown: str) -> str:
+    """``rmse worse by 13.15% (rmse rose)``, ``roc_auc better by 0.02 (roc_auc rose)``, ``mae unchanged``."""
+    if delta == 0:
+        return f"{metric} unchanged"
+    return f"{metric} {'worse' if drop > 0 else 'better'} by {shown} ({metric} {'rose' if delta > 0 else 'fell'})"
 
 
 def _slice_result(metric: str, bound: float, tests: list[ChangeTest]) -> GateResult:
     label = f"slice_max_drop {bound:g}"
-    failing = [f"{test.where} (dropped by {test.drop:.4g}, adjusted p = {test.adjusted_p:.2g})" for test in tests
+    failing = [f"{test.where} (worse by {number(test.drop)}, adjusted p = {test.adjusted_p:.2g})" for test in tests
                if test.failed]
     smallest = min((test.adjusted_p for test in tests), default=None)
     if failing:
         return GateResult(metric, label, False,
-                          f"{metric} dropped significantly by more than {bound:g} in " + ", ".join(failing), smallest)
-    return GateResult(metric, label, True, f"no slice's {metric} dropped significantly by more than {bound:g} "
+                          f"{metric} significantly worse by more than {bound:g} in " + ", ".join(failing), smallest)
+    return GateResult(metric, label, True, f"no slice's {metric} was significantly worse by more than {bound:g} "
                                            f"({len(tests)} slice{'s' if len(tests) != 1 else ''} judged)", smallest)

@@ -113,7 +113,8 @@ def read(project: Project, name: str) -> dict[str, Any]:
     path = folder(project, name) / METRICS
     if not path.is_file():
         raise LedgerError(f"no ledger for '{name}' at {display_path(path)}: run `mlship pr` on the change "
-                          f"and commit {REPORTS_DIR}/{name}/")
+                          f"and commit {REPORTS_DIR}/{name}/ (a model that reached the branch unreviewed: "
+                          f"`mlship pr --model {name}` on a new branch, see docs/getting-started.md)")
     again = f"run `mlship pr` again and commit {REPORTS_DIR}/{name}/"
     try:
         document = json.loads(path.read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ from mlship.markdown import Markdown, code
 from mlship.project import Project
 from mlship.review import ledger
 from mlship.review.acceptance import Acceptance, acceptance_for
-from mlship.review.changes import changed_models, default_base
+from mlship.review.changes import TouchedModel, changed_models, default_base
 from mlship.review.report import MAX_COMMENT, render_comment, verdict_line
 from mlship.review.result import PrResult
 
@@ -34,11 +34,8 @@ def run(project: Project, base: str | None = None, out: Path | None = None, run_
     """
     changes = changed_models(project, base or default_base(project))
     if only:
-        unknown = sorted(set(only) - set(changes.names))
-        if unknown:
-            raise MlshipError(f"--model {', '.join(unknown)}: not touched by this change "
-                              f"(touched: {', '.join(changes.names) or 'none'})")
-        changes.touched[:] = [model for model in changes.touched if model.name in only]
+        changes.touched[:] = [model for model in changes.touched if model.name in only] + _first_versions(
+            project, [name for name in only if name not in changes.names], changes.names)
     result = PrResult(changes.base, changes.merge_base, [], {}, changes.removed)
     for model in changes.touched:
         if model.problems:
@@ -94,6 +91,19 @@ class Publication:
     #: "check run" or "commit status"; None for a hand-off.
     verdict: str | None = None
     written: list[Path] = field(default_factory=list)
+
+
+def _first_versions(project: Project, untouched: Sequence[str], touched: Sequence[str]) -> list[TouchedModel]:
+    """Models named with ``--model`` that the change does not touch: allowed when they have no ledger
+    yet (committed without review), so that their first version is reviewed like any other."""
+    refused = [name for name in untouched if (ledger.folder(project, name) / ledger.METRICS).is_file()
+               or name not in project.model_names()]
+    if refused:
+        raise MlshipError(f"--model {', '.join(sorted(refused))}: not touched by this change "
+                          f"(touched: {', '.join(touched) or 'none'}); only a model without a ledger yet "
+                          "can be reviewed untouched, for its first version")
+    return [TouchedModel(name, [f"no ledger yet ({ledger.REPORTS_DIR}/{name}/): this review approves its first "
+                                "version"]) for name in untouched]
 
 
 def check_publishable(context: RunContext, token: str | None, handoff_only: bool = False) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlship import __version__
 from mlship.markdown import Markdown, code, paragraphs
+from mlship.numbers import number
 from mlship.review.acceptance import command
 from mlship.templating import environment
 
@@ -82,7 +83,8 @@ def _comment_context(result: "PrResult", run_url: str | None, full_report_hint: 
         "intro": Markdown("Compared with {} at {} (the merge-base).").format(
             code(result.base), code(result.merge_base[:7])) if result.merge_base else "",
         "confidence_label": "/".join(f"{c:.0%}" for c in sorted(confidence)),
-        "models": [_model_view(c) for c in result.comparisons],
+        # What failed comes first: models that cannot be evaluated (in the template), then failed gates.
+        "models": [_model_view(c) for c in sorted(result.comparisons, key=lambda c: c.passed)],
         "errors": [{"name": name, "problems": problems} for name, problems in result.errors.items()],
         "removed": result.removed,
         "full_report_hint": full_report_hint,
@@ -112,12 +114,13 @@ def _model_view(c: "Comparison") -> dict[str, Any]:
         base = c.baseline.metrics.get(name) if c.baseline else None
         cand = c.candidate.metrics.get(name)
         delta = c.deltas.get(name)
+        scale = base if base is not None else cand  # one precision per row: the values, the change, its interval
         rows.append({
             "name": Markdown("**{}**").format(name) if name == primary else name,
-            "baseline": fmt(base),
-            "candidate": fmt(cand) if cand is not None else "n/a",
-            "delta": arrow_delta(delta.delta) if delta else "",
-            "ci": interval(delta) if delta else "",
+            "baseline": fmt(base, scale),
+            "candidate": fmt(cand, scale),
+            "delta": arrow_delta(delta.delta, scale) if delta else "",
+            "ci": interval(delta, scale) if delta else "",
             "verdict": VERDICTS[delta.verdict] if delta else ("new" if c.baseline is None else ""),
         })
     gates = sorted(c.gates, key=lambda g: g.passed)
@@ -152,7 +155,8 @@ def _headline(c: "Comparison", primary: str) -> str:
     if delta is None:
         return f"{primary} {fmt(c.baseline.metrics.get(primary))} → {fmt(cand)}"
     word = {"better": "significantly better", "worse": "significantly worse", "unchanged": "within noise"}
-    return f"{primary} {fmt(c.baseline.metrics[primary])} → {fmt(cand)} ({arrow_delta(delta.delta)}, {word[delta.verdict]})"
+    base = c.baseline.metrics[primary]
+    return f"{primary} {fmt(base)} → {fmt(cand, base)} ({arrow_delta(delta.delta, base)}, {word[delta.verdict]})"
 
 
 def _slice_regressions(c: "Comparison") -> list[dict[str, str]]:
@@ -162,9 +166,10 @@ def _slice_regressions(c: "Comparison") -> list[dict[str, str]]:
     for test in c.change_tests:
         if test.failed and test.where:
             s = by_name[test.where]
+            scale = s.baseline.get(test.metric)
             found.append({"slice": f"{s.column} = {s.value}", "rows": f"{s.rows:,}", "metric": test.metric,
-                          "baseline": fmt(s.baseline.get(test.metric)), "candidate": fmt(s.candidate.get(test.metric)),
-                          "delta": arrow_delta(test.delta.delta), "ci": interval(test.delta),
+                          "baseline": fmt(scale), "candidate": fmt(s.candidate.get(test.metric), scale),
+                          "delta": arrow_delta(test.delta.delta, scale), "ci": interval(test.delta, scale),
                           "p": f"{test.adjusted_p:.2g}"})
     return found
 
@@ -184,7 +189,8 @@ def _slice_rows(c: "Comparison") -> list[dict[str, Any]]:
                 cells.append(fmt(value))
             else:
                 mark = " ❌" if (s.name, metric) in failed else ""
-                cells.append(f"{fmt(value)} ({arrow_delta(delta.delta)}){mark}")
+                scale = s.baseline.get(metric)
+                cells.append(f"{fmt(value, scale)} ({arrow_delta(delta.delta, scale)}){mark}")
         rows.append({"slice": f"{s.column} = {s.value}", "rows": f"{s.rows:,}", "cells": cells})
     return rows
 
@@ -262,33 +268,26 @@ def _card_context(c: "Comparison") -> dict[str, Any]:
     }
 
 
-def fmt(value: float | None) -> str:
-    """A metric value: four decimals, or thousands separators for large values."""
-    if value is None:
-        return "n/a"
-    if not math.isfinite(value):
-        return str(value)
-    return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:.4f}"
+def fmt(value: float | None, scale: float | None = None) -> str:
+    """A metric value to significant digits (see :mod:`mlship.numbers`), with the decimals of ``scale`` if given."""
+    return "n/a" if value is None else number(value, value if scale is None else scale)
 
 
-def arrow_delta(delta: float) -> str:
-    """A change with ▲ (up) or ▼ (down); whether that is good depends on the metric."""
+def arrow_delta(delta: float, scale: float | None = None) -> str:
+    """A change with ▲ (up) or ▼ (down), to the decimals of the value it changes (``scale``);
+    whether up is good depends on the metric."""
     if delta == 0 or not math.isfinite(delta):
         return "0"
-    sign = "▲ +" if delta > 0 else "▼ −"
-    return f"{sign}{fmt(abs(delta))}"
+    return f"{'▲' if delta > 0 else '▼'} {number(delta, scale, sign=True)}"
 
 
-def interval(delta: "Delta") -> str:
-    """The interval, and with ``evaluation.seeds`` how much the delta varies between training seeds."""
+def interval(delta: "Delta", scale: float | None = None) -> str:
+    """The interval, to the decimals of the value it changes (``scale``), and with ``evaluation.seeds``
+    how much the delta varies between training seeds."""
     if not math.isfinite(delta.ci_low):
         return "n/a"
-    shown = Markdown("[{}, {}]").format(_signed(delta.ci_low), _signed(delta.ci_high))
-    return shown + (f" (seeds ±{fmt(delta.seed_sd)})" if delta.seed_sd is not None else "")
-
-
-def _signed(value: float) -> str:
-    return ("+" if value > 0 else "−" if value < 0 else "") + fmt(abs(value))
+    shown = Markdown("[{}, {}]").format(number(delta.ci_low, scale, sign=True), number(delta.ci_high, scale, sign=True))
+    return shown + (f" (seeds ±{number(delta.seed_sd, scale)})" if delta.seed_sd is not None else "")
 
 
 def _value(value: Any) -> Markdown:

@@ -318,7 +318,8 @@ def render_service(project: Project, name: str, task: str, model_tag: str, finge
 
     from mlship.templating import environment
 
-    features = input_schema(model, lineage["data"]["features"], lineage["data"]["categorical"])
+    features = input_schema(model, lineage["data"]["features"], lineage["data"]["categorical"],
+                            lineage["data"].get("dates", []))
     has_proba = task == "classification" and hasattr(model, "predict_proba")
     env = environment(project.root)
     env.filters["py"] = repr
@@ -368,14 +369,16 @@ def value_buckets(predictions: Sequence[float]) -> list[float]:
     return sorted({float(f"{bound:.{BUCKET_DIGITS}g}") for bound in quantiles.tolist()})
 
 
-def input_schema(model: Any, features: list[str], categorical: list[str]) -> list[Feature]:
-    """One field per training feature: numbers are floats; a categorical feature takes the
-    categories its fitted one-hot encoder knows, or any scalar when they are unknown."""
+def input_schema(model: Any, features: list[str], categorical: list[str], dates: Sequence[str] = ()) -> list[Feature]:
+    """One field per training feature: numbers are floats, dates ISO 8601 strings; a categorical
+    feature takes the categories its fitted one-hot encoder knows, or any scalar when they are unknown."""
     categories = _known_categories(model)
     fields = []
     for index, name in enumerate(features):
         known = categories.get(name, [])
-        if name not in categorical:
+        if name in dates:
+            annotation = "str"
+        elif name not in categorical:
             annotation = "float"
         else:
             annotation = (_literal(known) if len(known) <= MAX_ENUMERATED_CATEGORIES else "") or ANY_CATEGORY

@@ -17,8 +17,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from mlship.errors import DataError, Location, did_you_mean, display_path
+from mlship.errors import DataError, Location, Problem, did_you_mean, display_path
 from mlship.spec import Spec
+from mlship.train.columns import FeatureKinds, feature_kinds, is_numeric
 from mlship.train.split import digest_columns, held_out, row_digests
 
 MAX_LISTED = 12
@@ -70,6 +71,10 @@ class Dataset:
     target: dict[str, Any]
     numeric: list[str]
     categorical: list[str]
+    #: Date or time columns, turned into numbers (see :mod:`mlship.train.dates`).
+    dates: list[str]
+    #: How each feature is treated, in words, for the training summary.
+    treatment: dict[str, str]
     classes: list[Any] | None
     positive_class: Any | None
     #: Problems with the spec that did not stop training, for the training warnings.
@@ -77,14 +82,14 @@ class Dataset:
 
 
 def load_dataset(spec: Spec) -> Dataset:
+    """The model's rows, split; the first problem :func:`check_data` would list is raised as a :class:`DataError`."""
     data = spec.config.data
     table = _read_source(spec)
-    _check_table(spec, table, _source_name(spec), "path")
-    # By default every column but the target, and the split's key: an ID identifies a row, it predicts nothing.
-    features = data.features or [c for c in table.columns if c not in (spec.target, data.split.key)]
-    numeric, categorical = _column_kinds(spec, table, features)
+    _raise_first(_table_problems(spec, table, _source_name(spec), "path"))
+    features = _features(spec, table)
+    kinds = _raise_first_or(feature_kinds(spec, table, features))
     if data.split.key is not None:
-        _check_key(spec, table, _source_name(spec))
+        _raise_first(_key_problems(spec, table, _source_name(spec)))
     if data.test_path:
         test = _read_test_file(spec, features)
         train, test_rows = table, np.arange(len(test))
@@ -107,25 +112,86 @@ def load_dataset(spec: Spec) -> Dataset:
         columns=[str(c) for c in table.columns],
         target=target_profile(spec.task, pd.concat([train[spec.target], test[spec.target]]) if data.test_path
                               else table[spec.target]),
-        numeric=numeric,
-        categorical=categorical,
+        numeric=kinds.numeric,
+        categorical=kinds.categorical,
+        dates=kinds.dates,
+        treatment=kinds.treatment,
         classes=classes,
         positive_class=_positive_class(spec, classes),
         warnings=_split_warnings(spec),
     )
 
 
+def check_data(spec: Spec) -> list[Problem]:
+    """Every problem :func:`load_dataset` could meet, found in one pass: ``mlship validate`` lists them all
+    (a missing file stops the checks of that file; a missing column stops none of the others)."""
+    data, problems = spec.config.data, []
+    try:
+        table = _read_source(spec)
+    except DataError as error:
+        return [_as_problem(spec, error, "path")]
+    problems += _table_problems(spec, table, _source_name(spec), "path")
+    features = _features(spec, table)
+    present = [c for c in features if c in table.columns]
+    if present:
+        problems += feature_kinds(spec, table, present).problems
+    if data.split.key is not None:
+        problems += _key_problems(spec, table, _source_name(spec))
+    if data.test_path:
+        try:
+            _read_test_file(spec, present)
+        except DataError as error:
+            problems.append(_as_problem(spec, error, "test_path"))
+    elif not problems:
+        try:
+            _hash_split(spec, table)
+        except DataError as error:
+            problems.append(_as_problem(spec, error, "split"))
+    if spec.config.evaluation.positive_class is not None and spec.target in table.columns and not problems:
+        try:
+            classes = sorted(table[spec.target].unique().tolist()) if spec.task == "classification" else None
+            _positive_class(spec, classes)
+        except DataError as error:
+            problems.append(_as_problem(spec, error, "path"))
+    return problems
+
+
+def _features(spec: Spec, table: pd.DataFrame) -> list[str]:
+    """The spec's features; by default every column but the target, and the split's key: an ID
+    identifies a row, it predicts nothing."""
+    data = spec.config.data
+    return data.features or [c for c in table.columns if c not in (spec.target, data.split.key)]
+
+
+def _as_problem(spec: Spec, error: DataError, field: str) -> Problem:
+    """A :class:`DataError` as one problem of a list (the message it printed, at its location)."""
+    message = str(error)
+    if error.location is not None:
+        message = message.removeprefix(f"{error.location}: ")
+    return Problem(error.location or spec.location("data", field), message)
+
+
+def _raise_first(problems: list[Problem]) -> None:
+    if problems:
+        raise DataError(problems[0].message, problems[0].location)
+
+
+def _raise_first_or(kinds: FeatureKinds) -> FeatureKinds:
+    _raise_first(kinds.problems)
+    return kinds
+
+
 def _read_test_file(spec: Spec, features: list[str]) -> pd.DataFrame:
     data = spec.config.data
     test = read_table(spec.dir / data.test_path, spec.location("data", "test_path"))
-    _check_table(spec, test, data.test_path, "test_path")
+    _raise_first(_table_problems(spec, test, data.test_path, "test_path"))
     lacking = [c for c in features if c not in test.columns]
     if lacking:
         raise DataError(f"{data.test_path} lacks feature column{'s' if len(lacking) > 1 else ''} "
                         f"{', '.join(repr(c) for c in lacking)}, which {data.path} has",
                         spec.location("data", "test_path"))
     if data.split.key is not None:
-        _check_key(spec, test, data.test_path)
+        _raise_first(_key_problems(spec, test, data.test_path))
     return test
 
 
@@ -205,30 +271,42 @@ def _source_name(spec: Spec) -> str:
     return f"sklearn dataset '{data.sklearn}'" if data.sklearn else str(data.path)
 
 
-def _check_table(spec: Spec, table: pd.DataFrame, name: str, source_field: str) -> None:
+def _table_problems(spec: Spec, table: pd.DataFrame, name: str, source_field: str) -> list[Problem]:
+    """Rows, the target, and every column the spec names: all that is wrong, in the spec's order."""
     data, target = spec.config.data, spec.target
     if len(table) == 0:
-        raise DataError(f"{name} has a header but no rows", spec.location("data", source_field))
+        return [Problem(spec.location("data", source_field), f"{name} has a header but no rows")]
     columns = [str(c) for c in table.columns]
+    problems = []
     if target not in table.columns:
-        raise DataError(
-            f"target column '{target}' is not in {name}{did_you_mean(target, columns)}. Columns: {_listed(columns)}",
+        problems.append(Problem(
             spec.location("data", "target"),
-        )
+            f"target column '{target}' is not in {name}{did_you_mean(target, columns)}. Columns: {_listed(columns)}",
+        ))
     for field, wanted in (("features", data.features or []), ("categorical", data.categorical)):
         for index, column in enumerate(wanted):
             if column not in table.columns:
-                raise DataError(
-                    f"column '{column}' is not in {name}{did_you_mean(column, columns)}. Columns: {_listed(columns)}",
+                problems.append(Problem(
                     spec.location("data", field, index),
-                )
+                    f"column '{column}' is not in {name}{did_you_mean(column, columns)}. Columns: {_listed(columns)}",
+                ))
     for index, column in enumerate(s.column for s in spec.config.evaluation.slices):
         if column not in table.columns:
-            raise DataError(
-                f"slice column '{column}' is not in {name}{did_you_mean(column, columns)}. Columns: {_listed(columns)}",
+            problems.append(Problem(
                 spec.location("evaluation", "slices", index),
-            )
-    _check_target(spec, table[target], name)
+                f"slice column '{column}' is not in {name}{did_you_mean(column, columns)}. Columns: {_listed(columns)}",
+            ))
+    if target in table.columns:
+        problems += _target_problems(spec, table[target], name)
+    return problems
+
+
+def _target_problems(spec: Spec, y: pd.Series, name: str) -> list[Problem]:
+    try:
+        _check_target(spec, y, name)
+    except DataError as error:
+        return [_as_problem(spec, error, "target")]
+    return []
 
 
 def _check_target(spec: Spec, y: pd.Series, name: str) -> None:
@@ -240,7 +318,7 @@ def _check_target(spec: Spec, y: pd.Series, name: str) -> None:
             f"({_data_rows(missing)}); drop or fill them",
             where,
         )
-    if spec.task == "regression" and not _is_numeric(y):
+    if spec.task == "regression" and not is_numeric(y):
         not_numbers = y if pd.api.types.is_bool_dtype(y) else y[pd.to_numeric(y, errors="coerce").isna()]
         examples = not_numbers.drop_duplicates().head(3).tolist()
         raise DataError(
@@ -256,32 +334,20 @@ def _check_target(spec: Spec, y: pd.Series, name: str) -> None:
         )
 
 
-def _column_kinds(spec: Spec, table: pd.DataFrame, features: list[str]) -> tuple[list[str], list[str]]:
-    if not features:
-        raise DataError("no feature columns: the data holds only the target", spec.location("data"))
-    declared = set(spec.config.data.categorical)
-    categorical = [c for c in features if c in declared or not _is_numeric(table[c])]
-    return [c for c in features if c not in categorical], categorical
-
-
-def _is_numeric(column: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
-
-
-def _check_key(spec: Spec, table: pd.DataFrame, name: str) -> None:
+def _key_problems(spec: Spec, table: pd.DataFrame, name: str) -> list[Problem]:
     """The key column must exist and name every row; duplicates are allowed (they share a side)."""
     key, where = spec.config.data.split.key, spec.location("data", "split", "key")
     columns = [str(c) for c in table.columns]
     if key not in table.columns:
-        raise DataError(
-            f"key column '{key}' is not in {name}{did_you_mean(key, columns)}. Columns: {_listed(columns)}", where)
+        return [Problem(where, f"key column '{key}' is not in {name}{did_you_mean(key, columns)}. "
+                               f"Columns: {_listed(columns)}")]
     missing = np.flatnonzero(table[key].isna().to_numpy())
     if len(missing):
-        raise DataError(
-            f"{len(missing)} of {len(table)} rows of {name} have no value in key '{key}' ({_data_rows(missing)}): "
-            "the key decides each row's side of the split; fill them or declare another key",
-            where,
-        )
+        return [Problem(where,
+                        f"{len(missing)} of {len(table)} rows of {name} have no value in key '{key}' "
+                        f"({_data_rows(missing)}): the key decides each row's side of the split; fill them or "
+                        "declare another key")]
+    return []
 
 
 def _check_split(spec: Spec, table: pd.DataFrame, held: np.ndarray) -> None:

@@ -30,11 +30,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlship.errors import Problem, SpecError, TrainingError, did_you_mean
 from mlship.spec import Spec
+from mlship.train.columns import MAX_CATEGORIES
 from mlship.train.data import Dataset
-
-#: Categories beyond this many per column are pooled as "infrequent", so an ID-like
-#: column cannot blow the one-hot matrix up.
-MAX_CATEGORIES = 50
 
 
 @dataclass(frozen=True)
@@ -47,6 +44,18 @@ class Trained:
 def check_model(spec: Spec) -> None:
     """Import the estimator or entrypoint and check its params; raise :class:`SpecError` if any is wrong."""
     build_estimator(spec)
+
+
+def model_problems(spec: Spec) -> list[Problem]:
+    """Every problem building the estimator meets (each unknown or invalid param), as a list."""
+    try:
+        build_estimator(spec)
+    except SpecError as error:
+        return error.problems
+    except TrainingError as error:  # the entrypoint raised: its message already names the spec and line
+        where = spec.location("model", "entrypoint")
+        return [Problem(where, str(error).removeprefix(f"{where}: "))]
+    return []
 
 
 def build_estimator(spec: Spec) -> tuple[Any, ModuleType | None]:
@@ -64,7 +73,8 @@ def build_estimator(spec: Spec) -> tuple[Any, ModuleType | None]:
 def fit(spec: Spec, estimator: Any, dataset: Dataset, shift: int = 0) -> Trained:
     """Fit ``estimator`` (from :func:`build_estimator`) on the training rows, with the seeds fixed
     (the global ones moved by ``shift`` for a seed replica, see :func:`reseeded`)."""
-    model = build_pipeline(estimator, dataset.numeric, dataset.categorical) if spec.config.model.preprocess else estimator
+    model = (build_pipeline(estimator, dataset.numeric, dataset.categorical, dataset.dates)
+             if spec.config.model.preprocess else estimator)
     seed = spec.config.data.split.seed + shift
     random.seed(seed)
     np.random.seed(seed)
@@ -80,7 +90,10 @@ def fit(spec: Spec, estimator: Any, dataset: Dataset, shift: int = 0) -> Trained
     return Trained(model, seconds, messages)
 
 
-def build_pipeline(estimator: Any, numeric: list[str], categorical: list[str]) -> Pipeline:
+def build_pipeline(estimator: Any, numeric: list[str], categorical: list[str], dates: list[str] = ()) -> Pipeline:
+    """Impute and scale numbers, one-hot encode categories, turn dates into numbers (see :mod:`mlship.train.dates`)."""
+    from mlship.train.dates import DateFeatures
+
     transformers = []
     if numeric:
         steps = [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
@@ -90,6 +103,10 @@ def build_pipeline(estimator: Any, numeric: list[str], categorical: list[str]) -
                                 sparse_output=False)
         steps = [("impute", SimpleImputer(strategy="most_frequent")), ("encode", encoder)]
         transformers.append(("categorical", Pipeline(steps), categorical))
+    if dates:
+        steps = [("parse", DateFeatures()), ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                 ("scale", StandardScaler())]
+        transformers.append(("dates", Pipeline(steps), list(dates)))
     preprocess = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
@@ -112,14 +129,15 @@ def _instantiate(spec: Spec) -> Any:
         raise SpecError([Problem(where, f"'{path}' is an abstract class: name one of its concrete subclasses")])
     params = spec.config.model.params
     accepted = _param_names(cls)
-    unknown = [
+    problems = [
         Problem(spec.location("model", "params", key),
                 f"{class_name} has no parameter '{key}'{did_you_mean(key, accepted)}. Parameters: {', '.join(accepted)}")
         for key in params
         if key not in accepted
     ]
-    if unknown:
-        raise SpecError(unknown)
+    problems += _param_value_problems(spec, cls, {k: v for k, v in params.items() if k in accepted})
+    if problems:
+        raise SpecError(problems)
     try:
         estimator = cls(**params)
     except TypeError as error:
@@ -128,6 +146,24 @@ def _instantiate(spec: Spec) -> Any:
                                         "entrypoint function instead")]) from None
     _validate_param_values(spec, estimator)
     return estimator
+
+
+def _param_value_problems(spec: Spec, cls: type, params: dict[str, Any]) -> list[Problem]:
+    """Each param checked alone against the estimator's own constraints, so that every bad value is
+    named at once (scikit-learn's ``_validate_params`` stops at the first)."""
+    if not getattr(cls, "_parameter_constraints", None) or not hasattr(cls, "_validate_params"):
+        return []
+    problems = []
+    for key, value in params.items():
+        try:
+            alone = cls(**{key: value})
+        except TypeError:  # it cannot be built from this param alone: the check of all params together says why
+            return problems
+        try:
+            alone._validate_params()
+        except (ValueError, TypeError) as error:
+            problems.append(Problem(spec.location("model", "params", key), str(error)))
+    return problems
 
 
 def _param_names(cls: type) -> list[str]:

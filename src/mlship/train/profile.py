@@ -49,15 +49,20 @@ def build_profile(spec: "Spec", dataset: "Dataset", predictions: "pd.DataFrame")
         "model": spec.name,
         "task": spec.task,
         "rows": len(dataset.X_train),
-        "features": profile_frame(dataset.X_train, dataset.categorical),
+        "features": profile_frame(dataset.X_train, dataset.categorical, dataset.dates),
         "target": {"name": spec.target, **column_profile(dataset.y_train, categorical=classification)},
         "predictions": {name: column_profile(values, categorical=classification and name == "prediction")
                         for name, values in columns.items()},
     }
 
 
-def profile_frame(frame: "pd.DataFrame", categorical: list[str]) -> dict[str, dict[str, Any]]:
-    return {str(name): column_profile(frame[name], categorical=name in categorical) for name in frame.columns}
+def profile_frame(frame: "pd.DataFrame", categorical: list[str], dates: list[str] = ()) -> dict[str, dict[str, Any]]:
+    """Each column's profile; a date column's is the numeric profile of its days since 1970, of kind ``date``."""
+    from mlship.train.dates import days_since_epoch
+
+    return {str(name): ({**numeric_profile(days_since_epoch(frame[name])), "kind": "date"} if name in dates
+                        else column_profile(frame[name], categorical=name in categorical))
+            for name in frame.columns}
 
 
 def column_profile(values: "pd.Series", categorical: bool) -> dict[str, Any]:

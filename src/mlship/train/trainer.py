@@ -47,6 +47,9 @@ class Trained:
     #: Each metric on the held-out rows for every training seed, the model's own first
     #: (``evaluation.seeds``; empty when it was trained once).
     seed_metrics: dict[str, list[float]] = field(default_factory=dict)
+    #: How each feature was treated (a number, a category, a date), in words; empty for entries
+    #: trained before mlship recorded it.
+    features: dict[str, str] = field(default_factory=dict)
 
 
 def train(spec: Spec, cache_dir: Path, use_cache: bool = True) -> Trained:
@@ -71,6 +74,7 @@ def train(spec: Spec, cache_dir: Path, use_cache: bool = True) -> Trained:
         warnings=lineage.get("warnings", []),
         entry=entry.path,
         seed_metrics=document.get("seed_metrics", {}),
+        features=lineage.get("data", {}).get("treatment", {}) if spec.config.model.preprocess else {},
     )
 
 
@@ -78,6 +82,7 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
     import cloudpickle
     import numpy as np
 
+    from mlship.train import dates
     from mlship.train.data import load_dataset
     from mlship.train.evaluation import evaluate
     from mlship.train.fit import build_estimator, fit
@@ -99,6 +104,8 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
     with cache.new_entry(fp.value) as staging:
         if entrypoint_module is not None:
             cloudpickle.register_pickle_by_value(entrypoint_module)
+        if dataset.dates:  # the served model must read dates without mlship installed
+            cloudpickle.register_pickle_by_value(dates)
         with open(staging / MODEL_FILE, "wb") as stream, _users_code(spec, "saving the model (it must pickle)"):
             cloudpickle.dump(trained.model, stream)
         if replicas:
@@ -133,7 +140,7 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
             "data": {"digests": fp.parts["data"], "train_rows": len(dataset.X_train),
                      "test_rows": len(dataset.X_test), "columns": dataset.columns,
                      "features": list(dataset.X_train.columns), "categorical": dataset.categorical,
-                     "target": dataset.target},
+                     "dates": dataset.dates, "treatment": dataset.treatment, "target": dataset.target},
             "split": dataset.split.to_json(),
             "versions": fp.parts["versions"],
             "platform": platform.platform(),
