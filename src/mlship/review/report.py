@@ -274,7 +274,8 @@ def _split(split: dict[str, Any] | None) -> str:
     """The split as the card states it: its kind and settings, in one line."""
     if not split:
         return "not recorded"
-    return ", ".join(f"{key} {value}" for key, value in split.items() if not isinstance(value, (dict, list)))
+    return ", ".join(f"{key} {value}" for key, value in split.items()
+                     if value is not None and not isinstance(value, (dict, list)))
 
 
 def _data_digests(digests: dict[str, str]) -> list[dict[str, str]]:
@@ -284,9 +285,11 @@ def _data_digests(digests: dict[str, str]) -> list[dict[str, str]]:
 
 
 def _inputs(data: dict[str, Any]) -> str:
-    categorical = set(data.get("categorical") or [])
-    features = data.get("features") or []
-    return ", ".join(f"{name} ({'category' if name in categorical else 'number'})" for name in features)
+    """``the 4 features listed under Data (3 numbers, 1 category)``."""
+    features, categories = len(data.get("features") or []), len(data.get("categorical") or [])
+    numbers = features - categories
+    return (f"the {features} features listed under Data ({numbers} number{'s' if numbers != 1 else ''}, "
+            f"{categories} categor{'ies' if categories != 1 else 'y'})")
 
 
 def fmt(value: float | None) -> str:
