@@ -72,7 +72,7 @@ def _major(c: ColumnDrift) -> str:
     """``'mean radius' (PSI 4.2, 20% outside the training range)``."""
     shown = c.out_of_range is not None and c.out_of_range >= OUT_OF_RANGE_SHOWN
     outside = f", {c.out_of_range:.0%} outside the training range" if shown else ""
-    return f"'{c.name}' (PSI {c.psi:.2g}{outside})"
+    return f"'{c.name}' (PSI {c.psi:.2f}{outside})"
 
 
 def _importance(value: float | None) -> str:
