@@ -126,3 +126,20 @@ def test_the_ledger_names_monitoring_reads_are_the_ones_the_review_writes():
 
     assert (reference.REPORTS_DIR, reference.METRICS, reference.PROFILE) == \
         (ledger.REPORTS_DIR, ledger.METRICS, ledger.PROFILE)
+
+
+def test_the_drift_action_judges_the_stage_it_is_given(rolled_back, factory, github, tmp_path):
+    import shutil
+
+    from jobs import Job
+
+    root = factory.root
+    shutil.copytree(rolled_back, root, symlinks=True, dirs_exist_ok=True)
+    served_log(root, "v0.1.0", root / "exports" / "churn-logs")
+    job = Job(root, github, tmp_path, "schedule", {"schedule": "17 6 * * 1"})
+    inputs = {"model": "churn", "current": "exports/{model}-logs", "stage": "prod", "issue": "false"}
+    done = job.run("drift", inputs, "by-stage")
+    assert done.outputs["drifted"] == "false"
+    report = (root / done.outputs["report-path"]).read_text()
+    assert "model version" in report and "(v0.1.0 (prod))" in report
+    assert "no record was predicted by this model version" not in report

@@ -24,7 +24,7 @@ SEED = 0
 
 def permutation_importance(spec: "Spec", model: Any, dataset: "Dataset") -> dict[str, Any] | None:
     """``{"metric", "rows", "repeats", "features": {name: mean drop}}``, or None where the metric
-    cannot be computed on these rows (one class only, say): then the report shows no ranking."""
+    cannot be computed (one class only in the rows, no ``predict_proba``): then the report shows no ranking."""
     import numpy as np
     from sklearn import inspection
 
@@ -33,6 +33,8 @@ def permutation_importance(spec: "Spec", model: Any, dataset: "Dataset") -> dict
     metric = spec.primary_metric
     sign = 1.0 if CATALOGUE[metric].higher_is_better else -1.0
     needs_proba = CATALOGUE[metric].needs_proba
+    if needs_proba and not hasattr(model, "predict_proba"):
+        return None
     X, y = dataset.X_test, dataset.y_test.to_numpy()
     if len(X) > MAX_ROWS:
         chosen = np.sort(np.random.default_rng(SEED).choice(len(X), MAX_ROWS, replace=False))
