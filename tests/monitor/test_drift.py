@@ -494,3 +494,31 @@ def test_hostile_column_names_and_categories_stay_text_in_the_drift_report():
     assert column in [row[0] for row in features]
     (unseen,) = [text for text in inline_texts(report) if text.startswith(column + ":")]
     assert all(" ".join(value.split()) in unseen for value in hostile)
+
+
+# --- scoring a table once ------------------------------------------------------------------
+
+
+def test_a_table_is_scored_once_where_predict_is_the_argmax_of_the_probabilities():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(12)
+    X = pd.DataFrame({"a": rng.normal(0, 1, 400), "b": rng.normal(0, 1, 400)})
+    y = np.where(X["a"] + rng.normal(0, 1, 400) > 0, "yes", "no")
+    profile = {"predictions": {"prediction": {}, "proba:yes": {}}}
+    fitted = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    expected = fitted.predict(X)
+    fitted.predict = lambda rows: pytest.fail("predict ran: the labels should come from predict_proba")
+    frame = drift.predict(fitted, profile, Current(X, "current.csv"))
+    assert frame["prediction"].tolist() == expected.tolist()
+    assert frame["proba:yes"].tolist() == pytest.approx(fitted.predict_proba(X)[:, 1].tolist())
+    # An estimator off the list (whose predict may not follow its probabilities) is asked for both.
+    other = KNeighborsClassifier().fit(X, y)
+    assert not drift.predicts_argmax(other)
+    calls, original = [], other.predict
+    other.predict = lambda rows: calls.append(len(rows)) or original(rows)
+    assert drift.predict(other, profile, Current(X, "current.csv"))["prediction"].tolist() == original(X).tolist()
+    assert calls == [400]
