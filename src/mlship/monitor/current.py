@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 LOG_FILE_RE = re.compile(r"\.jsonl(\.(?P<backup>\d+))?$")
 LOG_FIELDS = ("model", "fingerprint", "features", "prediction")
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+#: At most this many names (features, categories) are listed in a message or the report.
 MAX_LISTED = 12
 #: How deep a log record may nest: the service writes three levels; pyarrow's reader
 #: recurses per level and overflows the stack (SIGSEGV) on a line nested 100,000 deep.

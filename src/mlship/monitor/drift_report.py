@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from mlship.markdown import Markdown, code
+from mlship.monitor.current import MAX_LISTED
 from mlship.monitor.result import DriftResult
 from mlship.monitor.statistics import ColumnDrift
 
 #: Numbers outside the reference's range are listed in the report from this share of the values.
 OUT_OF_RANGE_SHOWN = 0.01
-MAX_LISTED = 12
 
 
 def render(result: DriftResult, project_root: Path | None = None) -> str:
