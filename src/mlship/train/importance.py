@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 MAX_ROWS = 2_000
 REPEATS = 5
+#: At most this many shuffled scorings in all: a model with many features gets fewer repeats each
+#: (scikit-learn's metrics validate their input at a cost of milliseconds per call).
+MAX_SCORINGS = 150
 SEED = 0
 
 
@@ -47,17 +50,18 @@ def permutation_importance(spec: "Spec", model: Any, dataset: "Dataset") -> dict
         chosen = np.sort(rng.choice(len(X), MAX_ROWS, replace=False))
         X, y = X.iloc[chosen], y[chosen]
     X = X.reset_index(drop=True)
+    repeats = max(1, min(REPEATS, MAX_SCORINGS // max(len(X.columns), 1)))
     baseline = _scores(spec, model, X, y, 1, dataset, needs_proba)[0]
     if not np.isfinite(baseline):
         return None
     importance = {}
     for name in X.columns:
-        shuffled = pd.concat([X] * REPEATS, ignore_index=True)
+        shuffled = pd.concat([X] * repeats, ignore_index=True)
         column = X[name].to_numpy()
-        shuffled[name] = np.concatenate([column[rng.permutation(len(X))] for _ in range(REPEATS)])
-        drops = sign * (baseline - _scores(spec, model, shuffled, y, REPEATS, dataset, needs_proba))
+        shuffled[name] = np.concatenate([column[rng.permutation(len(X))] for _ in range(repeats)])
+        drops = sign * (baseline - _scores(spec, model, shuffled, y, repeats, dataset, needs_proba))
         importance[str(name)] = round(float(np.nan_to_num(np.mean(drops))), 6)
-    return {"metric": metric, "rows": len(X), "repeats": REPEATS, "features": importance}
+    return {"metric": metric, "rows": len(X), "repeats": repeats, "features": importance}
 
 
 def _scores(spec: "Spec", model: Any, rows: Any, y: Any, blocks: int, dataset: "Dataset",
