@@ -21,6 +21,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/pr_flow.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/drift.py
+	$(BIN)/python benchmarks/drift_verdict.py
+	$(BIN)/python benchmarks/drift_end_to_end.py
 	$(BIN)/python benchmarks/verdicts.py --jobs 2
 
 # Mutation testing of the verdict core ([tool.mutmut] in pyproject.toml): fails below 95% of tested

@@ -84,7 +84,8 @@ MLSHIP_WORKER = """
 import json, sys, time
 import pandas as pd
 import scipy.spatial.distance, scipy.stats  # imported before the clock starts, as Evidently's are
-from mlship.monitor.drift import Current, detect
+from mlship.monitor.current import Current
+from mlship.monitor.drift import detect
 from mlship.spec import Monitoring
 from mlship.train.profile import profile_frame
 

@@ -46,7 +46,7 @@ def test_a_valid_spec_validates_and_names_the_model(factory, run_cli):
         pytest.param(
             VALID.replace("evaluation:", "evalution:"),
             "error: models/m/model.yaml:9: evalution: unknown key 'evalution' (did you mean 'evaluation'?). "
-            "Allowed here: description, task, data, model, evaluation, gates, monitoring, serving, version",
+            "Allowed here: description, owners, intended_use, limitations, task, data, model, evaluation, gates, monitoring, serving, version",
             id="unknown-top-level-key",
         ),
         pytest.param(

@@ -7,6 +7,9 @@ current="${MLSHIP_CURRENT:?the current input is required}"
 current="${current//\{model\}/$model}"
 echo "current=$current" >> "$GITHUB_OUTPUT"
 args=(drift "$model" --current "$current")
+if [[ -n "${MLSHIP_STAGE:-}" ]]; then
+  args+=(--stage "$MLSHIP_STAGE")
+fi
 if [[ "${MLSHIP_ISSUE:-true}" == "true" ]]; then
   args+=(--issue)
 fi

@@ -707,6 +707,9 @@ def stop(ctx: click.Context, model: str, stage: str) -> None:
               help="Recent data: a CSV or Parquet file, a .jsonl prediction log, or a folder of logs.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Where drift-MODEL.md and drift-MODEL.json go. Default: reports/.")
+@click.option("--stage", help="Compare with the version this stage serves (its released profile), not the working "
+                              "tree's model.")
+@click.option("--version", "version", metavar="V", help="Compare with this released version's profile.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of the report.")
 @click.option("--issue", is_flag=True, help="Open or update the GitHub issue that tracks MODEL's drift (token "
                                             "from $GITHUB_TOKEN, needs issues write).")
@@ -715,26 +718,32 @@ def stop(ctx: click.Context, model: str, stage: str) -> None:
               help="With --issue: the login the token writes as (e.g. my-app[bot]), when GET /user cannot tell: by "
                    "default the bot that opened the oldest marked issue is taken. Default: $MLSHIP_AUTHOR.")
 @click.pass_context
-def drift(ctx: click.Context, model: str, current: Path, out: Path | None, as_json: bool, issue: bool,
-          repo: str | None, author: str | None) -> None:
+def drift(ctx: click.Context, model: str, current: Path, out: Path | None, stage: str | None, version: str | None,
+          as_json: bool, issue: bool, repo: str | None, author: str | None) -> None:
     """Compare recent data with MODEL's reference profile; exit 1 on drift.
 
-    The reference is the profile saved at training (reports/MODEL/profile.json). A
+    The reference is the profile saved at training: of the model at the working tree,
+    or with --stage/--version of a released version (reports/MODEL/profile.json at its
+    tag, checked against the metrics.json there). A
     column drifts when its change is significant (Kolmogorov-Smirnov for numbers,
     chi-square for categories, and the share of missing values, Holm-corrected across
     all columns) and large (PSI, a normalised Wasserstein distance, or Jensen-Shannon);
-    unseen categories are listed, and the predictions are checked too. The dataset
-    drifts when the share of drifted features reaches monitoring.drift_share; the
+    unseen categories are listed, and the predictions are checked too. The data drifts
+    on a major shift of one feature (PSI >= monitoring.major_psi, or
+    monitoring.major_out_of_range of its values outside the training range) or when
+    the share of drifted features reaches monitoring.drift_share; the
     thresholds come from the spec's monitoring: section. Exits 0 without drift, 1 with
     dataset, prediction or target drift, 2 on empty, malformed or mismatched data.
 
-    Example: mlship drift churn --current logs/
+    Example: mlship drift churn --stage prod --current logs/
     """
     from mlship.github.actions import RunContext, set_outputs, write_step_summary
     from mlship.monitor import drift as drifting
 
     project = _project(ctx)
-    result = drifting.check(model, current, project, out)
+    if stage and version:
+        raise click.UsageError("give --stage or --version, not both")
+    result = drifting.check(model, current, project, out, stage, version)
     report = drifting.render(result, project.root)
     write_step_summary(report)
     set_outputs({"drifted": str(result.drifted).lower(), "report-path": _shown(result.written[0]),

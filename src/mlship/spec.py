@@ -135,8 +135,12 @@ class Monitoring(_Section):
 
     #: Family-wise significance level over all of a run's tests (Holm's correction).
     p_value: float = Field(0.05, gt=0, lt=1)
-    #: The dataset drifts when at least this share of its features drift.
+    #: The dataset drifts when at least this share of its features drift,
     drift_share: float = Field(0.5, gt=0, le=1)
+    #: or when one feature drifts with a PSI of at least this (a major shift),
+    major_psi: float = Field(0.25, gt=0)
+    #: or with at least this share of its values outside the training range.
+    major_out_of_range: float = Field(0.1, gt=0, le=1)
     #: A change is large when its population stability index reaches this,
     psi: float = Field(0.2, gt=0)
     #: or, for numbers, when the Wasserstein distance reaches this many reference standard deviations,
@@ -165,6 +169,11 @@ class Serving(_Section):
 
 class ModelSpec(_Section):
     description: str = ""
+    #: Who answers for the model (GitHub logins or teams), named in the model card.
+    owners: list[Annotated[str, Field(min_length=1, max_length=100)]] = []
+    #: What the model is for, and what it must not be used for: the model card's first questions.
+    intended_use: str = ""
+    limitations: str = ""
     task: Task
     data: Data
     model: ModelConfig

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import textwrap
 from pathlib import Path
 from typing import Iterator
@@ -22,7 +23,9 @@ from scipy import stats
 from mlship import api
 from mlship.errors import DataError, SpecError
 from mlship.monitor import drift
-from mlship.monitor.drift import Current, detect, holm
+from mlship.monitor.current import Current
+from mlship.monitor.drift import detect
+from mlship.monitor.statistics import ColumnDrift, holm
 from mlship.project import Project
 from mlship.spec import Monitoring, load_spec
 from mlship.train.cache import CacheEntry
@@ -60,7 +63,7 @@ def check(reference: pd.DataFrame, current: pd.DataFrame, **settings) -> drift.D
     return detect(profile_of(reference), Current(current, "current.csv"), Monitoring(**settings))
 
 
-def by_name(result: drift.DriftResult) -> dict[str, drift.ColumnDrift]:
+def by_name(result: drift.DriftResult) -> dict[str, ColumnDrift]:
     return {c.name: c for c in [*result.features, *result.predictions]}
 
 
@@ -72,11 +75,14 @@ def test_a_planted_shift_in_one_number_and_one_category_is_detected_and_named():
     result = check(sample(2000, rng), sample(1000, rng, shift=True))
     assert result.drifted_features == ["income", "plan"]
     assert result.share == pytest.approx(2 / 5)
-    assert not result.dataset_drift and result.exit_code == 0  # 40% of the features, under the default 50%
+    assert not result.dataset_drift  # 40% of the features, under the default 50%
+    assert result.major_features == ["plan"] and result.exit_code == 1  # plan's PSI makes it a major shift
+    share_rule = check(sample(2000, rng), sample(1000, rng, shift=True), major_psi=10)
+    assert share_rule.drifted_features == ["income", "plan"] and share_rule.exit_code == 0
     columns = by_name(result)
     assert columns["income"].test == "Kolmogorov-Smirnov" and columns["income"].distance == pytest.approx(0.5, abs=0.1)
     assert columns["plan"].test == "chi-square" and columns["plan"].adjusted_p < 1e-6
-    assert check(sample(2000, rng), sample(1000, rng, shift=True), drift_share=0.4).exit_code == 1
+    assert check(sample(2000, rng), sample(1000, rng, shift=True), drift_share=0.4, major_psi=10).exit_code == 1
 
 
 def test_same_distribution_samples_raise_a_false_alarm_in_at_most_5_percent_of_200_runs():
@@ -290,8 +296,10 @@ def test_shifted_logs_name_the_drifted_features_and_the_predictions(trained, tmp
     assert result.dataset_drift and result.exit_code == 1
     assert result.prediction_drift  # income drives churn in the sample model
     report = (tmp_path / "out" / "drift-churn.md").read_text()
-    assert report.startswith("## ❌ Drift of `churn`: drift: 2 of 4 features drifted (50%), the predictions drifted")
-    assert "| `income` | number | 1,000 | Kolmogorov-Smirnov | < 0.0001 |" in report
+    headline = report.splitlines()[0]
+    assert headline.startswith("## ❌ Drift of `churn`: drift: a major shift of 'income' (PSI ")
+    assert headline.endswith(", 2 of 4 features drifted (50%), the predictions drifted")
+    assert re.search(r"\| `income` \| number \| [0-9.]+ \| 1,000 \| Kolmogorov-Smirnov \| < 0.0001 \|", report)
 
 
 def test_records_of_other_model_versions_count_for_features_not_predictions(trained, tmp_path):
@@ -440,7 +448,7 @@ def test_the_command_prints_the_report_and_exits_1_on_drift_and_0_without(traine
     shifted = trained.log(tmp_path / "shifted", features(1000, 4, shift=True))
     result = run_cli("drift", "churn", "--current", str(shifted), "--out", str(tmp_path / "out"))
     assert result.exit_code == 1
-    assert result.stdout.startswith("## ❌ Drift of `churn`: drift: 2 of 4 features drifted")
+    assert result.stdout.startswith("## ❌ Drift of `churn`: drift: a major shift of 'income'")
     assert f"wrote {tmp_path / 'out' / 'drift-churn.md'}" in result.stderr
     same = trained.log(tmp_path / "same", features(600, 7))
     document = run_cli("drift", "churn", "--current", str(same), "--out", str(tmp_path / "out"), "--json")
@@ -486,3 +494,31 @@ def test_hostile_column_names_and_categories_stay_text_in_the_drift_report():
     assert column in [row[0] for row in features]
     (unseen,) = [text for text in inline_texts(report) if text.startswith(column + ":")]
     assert all(" ".join(value.split()) in unseen for value in hostile)
+
+
+# --- scoring a table once ------------------------------------------------------------------
+
+
+def test_a_table_is_scored_once_where_predict_is_the_argmax_of_the_probabilities():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(12)
+    X = pd.DataFrame({"a": rng.normal(0, 1, 400), "b": rng.normal(0, 1, 400)})
+    y = np.where(X["a"] + rng.normal(0, 1, 400) > 0, "yes", "no")
+    profile = {"predictions": {"prediction": {}, "proba:yes": {}}}
+    fitted = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    expected = fitted.predict(X)
+    fitted.predict = lambda rows: pytest.fail("predict ran: the labels should come from predict_proba")
+    frame = drift.predict(fitted, profile, Current(X, "current.csv"))
+    assert frame["prediction"].tolist() == expected.tolist()
+    assert frame["proba:yes"].tolist() == pytest.approx(fitted.predict_proba(X)[:, 1].tolist())
+    # An estimator off the list (whose predict may not follow its probabilities) is asked for both.
+    other = KNeighborsClassifier().fit(X, y)
+    assert not drift.predicts_argmax(other)
+    calls, original = [], other.predict
+    other.predict = lambda rows: calls.append(len(rows)) or original(rows)
+    assert drift.predict(other, profile, Current(X, "current.csv"))["prediction"].tolist() == original(X).tolist()
+    assert calls == [400]

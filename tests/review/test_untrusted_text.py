@@ -32,6 +32,9 @@ BAD_FOLDER = "bad```<img src=x>"
 
 SPEC = """
 description: {description}
+owners: [{description}]
+intended_use: {description}
+limitations: {description}
 task: classification
 data: {{path: train.csv, test_path: test.csv, target: bought}}
 model:
@@ -95,7 +98,7 @@ def test_hostile_values_in_a_pr_stay_text_in_the_comment_and_the_model_card(fact
     assert sorted(row[0] for row in slices) == sorted(f"region = {' '.join(v.split())}" for v in REGIONS)
     assert all(len(row) == 4 for row in slices)  # slice, rows, roc_auc, accuracy
     (params,) = [table for table in tables(comment) if any(row[0] == "model.params.max_iter" for row in table)]
-    assert len(params) == 2 and all(len(row) == 3 for row in params)
+    assert len(params) == 5 and all(len(row) == 3 for row in params)  # 2 params; owners, intended_use, limitations
     assert [" ".join(PARAM_KEY.split()), "(unset)", json.dumps(PARAM_VALUE)] in [
         [row[0].removeprefix("model.params."), *row[1:]] for row in params]
     data = next(table for table in tables(comment) if any(row[0] == "columns added" for row in table))
@@ -106,6 +109,6 @@ def test_hostile_values_in_a_pr_stay_text_in_the_comment_and_the_model_card(fact
 
     assert_untrusted_text_stayed_text(card)
     assert "<!-- mlship" not in card
-    assert [level for level, _ in headings(card)] == ["h1", "h2", "h2", "h2", "h2", "h2", "h2"], headings(card)
+    assert [level for level, _ in headings(card)] == ["h1", "h2", "h2", "h2", "h2", "h2", "h2", "h2"], headings(card)
     assert inline_texts(card)[1:4] == ["# Not a heading", "<img src=x> @octocat </details>", "<!-- mlship:report -->"]
     assert any(text.startswith("Features (3):") and COLUMN in text for text in inline_texts(card))

@@ -38,7 +38,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlship import api
-from mlship.monitor import drift
+from mlship.monitor import current as recent
 from mlship.project import Project
 from mlship.ship import manifests, packaging
 from mlship.train.cache import CacheEntry
@@ -229,7 +229,7 @@ def test_the_logs_read_back_as_current_data_for_mlship_drift(monitored):
     predicted = post(server, "predict", rows)
 
     entry = monitored.entry("churn")
-    current = drift.read_current(folder, entry.profile(), monitored.fingerprint("churn"))
+    current = recent.read_current(folder, entry.profile(), monitored.fingerprint("churn"))
     tail = current.features.iloc[-12:].reset_index(drop=True)
     expected = rows.reset_index(drop=True).astype({"age": float, "income": float})
     pd.testing.assert_frame_equal(tail, expected, check_dtype=False)

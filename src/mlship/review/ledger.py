@@ -97,6 +97,11 @@ def ledger_document(c: "Comparison") -> dict[str, Any]:
         "performance": c.candidate_performance,
         "data": {"digests": lineage["data"]["digests"], "train_rows": lineage["data"]["train_rows"],
                  "test_rows": lineage["data"]["test_rows"]},
+        "split": lineage.get("split"),
+        # The commit the model was trained at, and whether its files differed from it then (a dirty tree's
+        # commit does not hold what was trained): what the card's lineage must not hide.
+        "git": {"commit": c.candidate.commit, "dirty": c.candidate.dirty},
+        "owners": list(c.spec.config.owners),
         "versions": lineage["versions"],
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -263,9 +264,38 @@ def _card_context(c: "Comparison") -> dict[str, Any]:
         "compared_rows": _compared_rows(c),
         "fingerprint": c.candidate.fingerprint,
         "commit": c.candidate.commit or lineage["git"]["commit"],  # the reviewed commit, where a cache hit trained elsewhere
+        "dirty": c.candidate.dirty,
+        "owners": list(spec.config.owners),
+        "intended_use": paragraphs(spec.config.intended_use) if spec.config.intended_use.strip() else "",
+        "limitations": paragraphs(spec.config.limitations) if spec.config.limitations.strip() else "",
+        "digests": _data_digests(lineage["data"].get("digests") or {}),
+        "split": _split(lineage.get("split")),
+        "inputs": _inputs(lineage["data"]),
         "versions": lineage["versions"],
         "performance": c.candidate_performance,
     }
+
+
+def _split(split: dict[str, Any] | None) -> str:
+    """The split as the card states it: its kind and settings, in one line."""
+    if not split:
+        return "not recorded"
+    return ", ".join(f"{key} {value}" for key, value in split.items()
+                     if value is not None and not isinstance(value, (dict, list)))
+
+
+def _data_digests(digests: dict[str, str]) -> list[dict[str, str]]:
+    """Each data file and the start of its SHA-256 (a bundled dataset says so instead)."""
+    return [{"name": name, "digest": value[:16] if re.fullmatch(r"[0-9a-f]{64}", value) else value}
+            for name, value in digests.items()]
+
+
+def _inputs(data: dict[str, Any]) -> str:
+    """``the 4 features listed under Data (3 numbers, 1 category)``."""
+    features, categories = len(data.get("features") or []), len(data.get("categorical") or [])
+    numbers = features - categories
+    return (f"the {features} features listed under Data ({numbers} number{'s' if numbers != 1 else ''}, "
+            f"{categories} categor{'ies' if categories != 1 else 'y'})")
 
 
 def fmt(value: float | None, scale: float | None = None) -> str:

@@ -33,8 +33,10 @@ MAX_CATEGORIES = 50
 EDGE_DIGITS = 5
 
 
-def build_profile(spec: "Spec", dataset: "Dataset", predictions: "pd.DataFrame") -> dict[str, Any]:
-    """The profile of the training rows, the training target and the held-out predictions.
+def build_profile(spec: "Spec", dataset: "Dataset", predictions: "pd.DataFrame",
+                  importance: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The profile of the training rows, the training target and the held-out predictions, with the
+    features' permutation importance (see :mod:`mlship.train.importance`) when it could be measured.
 
     ``predictions`` is the frame of :func:`mlship.train.evaluation.predictions_frame`. For a
     two-class model only the positive class's probability is kept (the other is its complement).
@@ -53,6 +55,7 @@ def build_profile(spec: "Spec", dataset: "Dataset", predictions: "pd.DataFrame")
         "target": {"name": spec.target, **column_profile(dataset.y_train, categorical=classification)},
         "predictions": {name: column_profile(values, categorical=classification and name == "prediction")
                         for name, values in columns.items()},
+        **({"importance": importance} if importance else {}),
     }
 
 

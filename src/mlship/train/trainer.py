@@ -86,6 +86,7 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
     from mlship.train.data import load_dataset
     from mlship.train.evaluation import evaluate
     from mlship.train.fit import build_estimator, fit
+    from mlship.train.importance import permutation_importance
     from mlship.train.profile import build_profile, save_profile
 
     started = time.perf_counter()
@@ -97,6 +98,8 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
         trained = fit(spec, estimator, dataset)
     with _users_code(spec, "evaluating"):
         scores = evaluate(spec, trained.model, dataset)
+    with _users_code(spec, "measuring the features' importance"):
+        importance = permutation_importance(spec, trained.model, dataset)
     with _users_code(spec, "training the seed replicas"):
         replicas, seed_metrics, seed_warnings = _seed_replicas(spec, estimator, dataset, scores.metrics)
     evaluated = time.perf_counter()
@@ -152,7 +155,7 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
             },
             "warnings": dataset.warnings + trained.warnings + seed_warnings,
         })
-        save_profile(staging / PROFILE_FILE, build_profile(spec, dataset, scores.predictions))
+        save_profile(staging / PROFILE_FILE, build_profile(spec, dataset, scores.predictions, importance))
     entry = cache.get(fp.value)
     assert entry is not None, "the entry was just installed"
     return entry
