@@ -3,7 +3,8 @@
 A classifier gets its ROC curve and its calibration (the observed share of positives per bin of
 predicted probability); a regressor gets predicted against actual (the mean prediction per decile of
 the actual value) and the distribution of its residuals. Each chart has the baseline, the candidate
-and a reference line, in fixed colours, since Mermaid's XY chart has no legend.
+and, where one helps, a reference line (chance, perfect calibration), in fixed colours named under
+the chart, since Mermaid's XY chart has no legend.
 
 Only numbers and mlship's own labels go into a chart: nothing a pull request controls (the positive
 class, column names) is written, so the source needs no escaping beyond its code fence.
@@ -16,7 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-#: Mermaid's XY chart, as GitHub's Mermaid knows it (10.5 and later; "xychart" alone only from 11.10).
+#: Mermaid's XY chart keyword since 10.5 (the bare "xychart" only in recent releases), which GitHub draws.
 CHART = "xychart-beta"
 #: Baseline, candidate, reference: the order the series are drawn in, and their colours.
 PALETTE = ("#9e9e9e", "#1f6feb", "#d4a72c")
