@@ -127,7 +127,7 @@ def render(comment: str, out: Path, screenshot: bool = False, cache: Path = CACH
     dom = subprocess.run([*common, "--dump-dom", source.as_uri()], env=env, capture_output=True, text=True,
                          timeout=180, check=True).stdout
     if screenshot:
-        subprocess.run([*common, f"--screenshot={out / 'comment.png'}", "--window-size=1000,4000", source.as_uri()],
+        subprocess.run([*common, f"--screenshot={out / 'comment.png'}", "--window-size=1000,3000", source.as_uri()],
                        env=env, capture_output=True, timeout=180, check=True)
     return dom
 
