@@ -160,8 +160,8 @@ def make_act(installed: Installed, fake, tmp: Path, owner: str = "acme") -> Act:
 
 
 def readme_workflows(owner: str, sha: str) -> dict[str, str]:
-    """The README's workflow snippets, by the file name each starts with, with OWNER and the SHA filled in."""
-    readme = (REPO_ROOT / "README.md").read_text()
+    """The documented workflow snippets (docs/*.md), by file name, with OWNER and the SHA filled in."""
+    readme = "".join(page.read_text() for page in sorted((REPO_ROOT / "docs").glob("*.md")))
     found = {}
     for block in re.findall(r"```yaml\n(# \.github/workflows/[\w.-]+\n.*?)```", readme, re.DOTALL):
         name = block.split("\n", 1)[0].removeprefix("# .github/workflows/")

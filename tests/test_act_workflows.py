@@ -1,6 +1,6 @@
-"""A repository other than this one adopts mlship by the README, and act runs its workflows.
+"""A repository other than this one adopts mlship by the docs (docs/github.md), and act runs its workflows.
 
-The adopting repository is made in a temporary folder; its workflow files are the README's
+The adopting repository is made in a temporary folder; its workflow files are the docs'
 snippets, word for word (OWNER and the commit filled in). act runs them offline against the
 fake GitHub, with third-party actions replaced by local stand-ins and mlship installed from
 the wheel built in this session (see tests/act_runner.py).
@@ -36,7 +36,7 @@ def act(installed, github, tmp_path):
 
 @pytest.fixture
 def adopter(act, github, tmp_path) -> Path:
-    """A repository that followed the README: its workflows, a model, .gitignore; main committed."""
+    """A repository that followed the docs: its workflows, a model, .gitignore; main committed."""
     repo = tmp_path / "adopter"
     workflows = repo / ".github" / "workflows"
     workflows.mkdir(parents=True)
@@ -85,7 +85,7 @@ def test_a_pull_request_in_an_adopting_repository_gets_its_comment_and_verdict_u
 def test_three_quick_merges_are_all_released_though_only_the_last_run_happens_and_a_rollback_follows(
         act, adopter, github, tmp_path, run_cli, monkeypatch):
     """GitHub cancels a pending run when a newer one queues: here the first two runs never happen. Then `first`
-    changes, is released as v0.1.1, and the README's rollback workflow puts prod back on v0.1.0."""
+    changes, is released as v0.1.1, and the documented rollback workflow puts prod back on v0.1.0."""
     repo = adopter
     origin = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", str(origin))

@@ -176,7 +176,7 @@ def test_a_valid_spec_validates_and_names_the_model(factory, run_cli):
         ),
         pytest.param(
             "",
-            "error: models/m/model.yaml:1: the file is empty; see the spec reference in the README",
+            "error: models/m/model.yaml:1: the file is empty; see the spec reference in docs/spec.md",
             id="empty-file",
         ),
         pytest.param(

@@ -202,8 +202,10 @@ def test_no_file_names_an_owner_the_project_does_not_control():
         if path.suffix in (".yml", ".yaml", ".md", ".py", ".toml", ".sh", ".j2", ".txt") and path.is_file():
             assert foreign not in path.read_text(encoding="utf-8", errors="replace"), relative
     readme = (REPO_ROOT / "README.md").read_text()
-    assert "**`OWNER`** here and in the workflow snippets below is a placeholder" in readme
-    assert re.findall(r"uses: (\S+)/mlship/\.github/workflows/", readme) == ["OWNER"] * 5
+    assert "**`OWNER`** here and in the workflow snippets of the docs is a placeholder" in readme
+    assert "**`OWNER`** in the workflow snippets below is a placeholder" in (REPO_ROOT / "docs/github.md").read_text()
+    snippets = "".join(page.read_text() for page in sorted((REPO_ROOT / "docs").glob("*.md")))
+    assert re.findall(r"uses: (\S+)/mlship/\.github/workflows/", snippets) == ["OWNER"] * 5
 
 
 @pytest.fixture

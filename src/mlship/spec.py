@@ -285,7 +285,7 @@ def _parse_yaml(file: Path) -> tuple[Any, dict[FieldPath, int]]:
     try:
         node = loader.get_single_node()
         if node is None:
-            raise SpecError([Problem(Location(file, 1), "the file is empty; see the spec reference in the README")])
+            raise SpecError([Problem(Location(file, 1), "the file is empty; see the spec reference in docs/spec.md")])
         lines: dict[FieldPath, int] = {}
         _record_lines(node, (), lines, file)
         data = loader.construct_document(node)

@@ -104,7 +104,11 @@ def test_hostile_values_in_a_pr_stay_text_in_the_comment_and_the_model_card(fact
     data = next(table for table in tables(comment) if any(row[0] == "columns added" for row in table))
     assert next(row for row in data if row[0] == "columns added")[2] == COLUMN
     # The error text stays inside its code block, whole.
-    (block,) = [token.content for token in GFM.parse(comment) if token.type == "fence"]
+    fences = [token for token in GFM.parse(comment) if token.type == "fence"]
+    (block,) = [token.content for token in fences if token.info != "mermaid"]
+    # The charts hold numbers and mlship's labels only: no value the PR controls is drawn.
+    charts = [token.content for token in fences if token.info == "mermaid"]
+    assert charts and not any(value in chart for chart in charts for value in ("<img", "@octocat", COLUMN, *REGIONS))
     assert "'sklearn.nope.X\n```\n<img src=y> @octocat </details>' is not a dotted class path" in block
 
     assert_untrusted_text_stayed_text(card)

@@ -258,22 +258,66 @@ def test_stop_stops_the_stages_local_server(project):
     assert stages(root) == {"prod": "v0.1.1"}
 
 
-def test_the_kubernetes_target_writes_the_manifests_and_says_when_no_image_can_be_built(project):
+def test_the_kubernetes_target_writes_the_manifests_and_refuses_an_image_it_cannot_build(project, tmp_path):
     root = project.root
-    result = deployed(root, "--target", "kubernetes", "--image-registry", "ghcr.io/acme", "--build-image")
     manifest = root / "deploy/prod/churn.yaml"
+    no_docker = tmp_path / "no-docker"
+    no_docker.mkdir()
+    (no_docker / "docker").write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    (no_docker / "docker").chmod(0o755)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", f"{no_docker}{os.pathsep}{os.environ['PATH']}")
+        refused = mlship(root, "deploy", "churn", "--stage", "prod", "--target", "kubernetes", "--image-registry",
+                         "ghcr.io/acme", "--build-image")
+    assert refused.exit_code == 2, refused.stderr
+    assert refused.stderr.startswith("error: --build-image: the image ghcr.io/acme/churn:")
+    assert "no Docker daemon answers here; nothing was deployed" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert "churn#prod#1" not in tag_names(root) and not manifest.exists()
+    result = deployed(root, "--target", "kubernetes", "--image-registry", "ghcr.io/acme")
     assert result["manifest"] == str(manifest) and result["assignment"] == "churn#prod#1"
     text = manifest.read_text()
     assert f'image: "{result["image"]}"' in text and result["image"].startswith("ghcr.io/acme/churn:")
     assert "app.kubernetes.io/version: \"v0.1.1\"" in text and fingerprints(root)["v0.1.1"] in text
-    if shutil.which("docker") is None:
-        assert result["messages"] == [f"the image {result['image']} was not built: no Docker daemon answers here. "
-                                      "Build it where Docker runs (GitHub's Ubuntu runners have one): bentoml "
-                                      f"containerize {result['bento']} --image-tag {result['image']}"]
     again = deployed(root, "--target", "kubernetes", "--image-registry", "ghcr.io/acme")
     assert again["changed"] is False and again["assigned"] is False
     missing = mlship(root, "deploy", "churn", "--stage", "prod", "--target", "kubernetes")
     assert missing.exit_code == 2 and "--image-registry" in missing.stderr
+
+
+#: A Docker CLI stand-in: every command succeeds and is logged, a build keeps the Dockerfile it was given,
+#: and `inspect` gives the pushed image's digest.
+FAKE_DOCKER = """#!/bin/sh
+echo "$*" >> "{log}"
+case "$1" in
+  version) echo '"27.3.1"' ;;
+  inspect) echo '["{repository}@sha256:{digest}"]' ;;
+esac
+while [ $# -gt 0 ]; do
+  case "$1" in --file|-f) cp "$2" "{log}.Dockerfile" ;; esac
+  shift
+done
+exit 0
+"""
+
+
+def test_a_pushed_image_is_named_by_its_registry_digest_in_the_manifests(project, tmp_path):
+    root = project.root
+    bin_dir, log, digest = tmp_path / "bin", tmp_path / "docker.log", "ab" * 32
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER.format(log=log, repository="ghcr.io/acme/churn", digest=digest))
+    (bin_dir / "docker").chmod(0o755)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+        result = deployed(root, "--target", "kubernetes", "--image-registry", "ghcr.io/acme", "--push-image")
+    tagged = f"ghcr.io/acme/{result['bento'].lower()}"
+    assert result["image"] == f"{tagged}@sha256:{digest}"
+    assert f'image: "{tagged}@sha256:{digest}"' in (root / "deploy/prod/churn.yaml").read_text()
+    assert f"push {tagged}" in log.read_text().splitlines()
+    assert result["messages"] == [f"built and pushed the image {tagged}@sha256:{digest}"]
+    built = Path(f"{log}.Dockerfile").read_text()
+    assert f"FROM python:{'.'.join(map(str, sys.version_info[:3]))}-slim-bookworm" in built
+    assert "RUN pip install --no-cache-dir uv==" in built
 
 
 def test_deploy_with_push_fetches_the_shared_tags_and_pushes_the_assignment(project, tmp_path):

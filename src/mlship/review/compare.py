@@ -27,6 +27,7 @@ from mlship.project import Project
 from mlship.review.acceptance import Acceptance
 from mlship.review.bootstrap import (Delta, Predictions, Sample, paired_bootstrap, unpaired_bootstrap,
                                     with_seed_variation)
+from mlship.review.curves import Chart, charts
 from mlship.review.gates import ChangeTest, GateResult, SliceResult, check_absolute, check_changes
 from mlship.review.rows import ComparedRows, compared_rows
 from mlship.spec import SPEC_FILE, Evaluation, SliceBy, Spec, load_spec
@@ -87,6 +88,8 @@ class Comparison:
     seeds: int = 1
     #: A maintainer's acceptance of this model's failed gates (see :mod:`mlship.review.acceptance`).
     accepted: Acceptance | None = None
+    #: Baseline and candidate curves on the compared rows (only when paired), for the comment.
+    charts: list[Chart] = field(default_factory=list, repr=False)
 
     @property
     def gates_passed(self) -> bool:
@@ -213,6 +216,7 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entr
                              y, pairs, dataset, settings.confidence)
         slices = _slices(spec, dataset, pairs, seed)
         counted = {"compared": len(y), "held_out": len(rows.mask), "excluded": _excluded(rows, mask)}
+        drawn = charts(spec.task, y, candidate_model, baseline_model, dataset.classes, dataset.positive_class)
     else:
         paired = False
         notes.insert(0, f"not paired: {why_unpaired}; each version is scored on its own held-out rows")
@@ -225,7 +229,7 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entr
                    recorded["positive_class"]),
             settings.resamples, settings.confidence, seed,
         )
-        slices = []
+        slices, drawn = [], []
         counted = {"compared": None, "held_out": len(dataset.y_test), "excluded": {}}
     gates = check_absolute(spec.config.gates, candidate.metrics, candidate.unavailable)
     changes, tests = check_changes(spec.config.gates, deltas, baseline_metrics, slices, paired, settings.confidence)
@@ -239,7 +243,7 @@ def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entr
         data_diff=_data_diff(baseline_entry.lineage(), candidate_entry.lineage()),
         candidate_lineage=candidate_entry.lineage(), candidate_performance=candidate.performance,
         change_tests=tests, rows=counted, seeded=bool(seed_params(candidate_entry.load_model())),
-        seeds=max(len(pairs), 1),
+        seeds=max(len(pairs), 1), charts=drawn,
     )
 
 

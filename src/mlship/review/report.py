@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlship import __version__
-from mlship.markdown import Markdown, code, paragraphs
+from mlship.markdown import Markdown, code, code_block, paragraphs
 from mlship.numbers import number
 from mlship.review.acceptance import command
 from mlship.templating import environment
@@ -145,6 +145,8 @@ def _model_view(c: "Comparison") -> dict[str, Any]:
         "params_diff": [{"key": k, "baseline": _value(old), "candidate": _value(new)} for k, old, new in c.params_diff],
         "data_rows": _data_rows(c.data_diff),
         "provenance": _provenance(c),
+        # Mermaid sources built from numbers and mlship's labels only, fenced by the escaping layer.
+        "charts": [{"source": code_block(chart.mermaid(), "mermaid"), "legend": chart.legend} for chart in c.charts],
     }
 
 

@@ -28,7 +28,9 @@ be brought back to agree.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -343,15 +345,16 @@ class KubernetesTarget:
                               f"--image-registry (for example ghcr.io/acme) or set ${IMAGE_REGISTRY_ENV}")
         bento = _bento(version)
         image = manifests.image_reference(image_registry, bento)
-        text = manifests.render_manifests(version.model, stage, str(version.version), image, bento_tag=bento,
-                                          fingerprint=str(version.fingerprint), task=self._task(version.model),
-                                          project_root=self.project.root)
-        path = manifests.manifest_path(self.project.root, stage, version.model)
         messages = []
         if self.build_image or self.push_image:
             home = packaging.store_home(self.project)
             packaging.import_archive(archive, home, version.fields.get("bento-sha256"))
-            messages.append(containerize(home, bento, image, self.push_image))
+            message, image = containerize(home, bento, image, self.push_image)
+            messages.append(message)
+        text = manifests.render_manifests(version.model, stage, str(version.version), image, bento_tag=bento,
+                                          fingerprint=str(version.fingerprint), task=self._task(version.model),
+                                          project_root=self.project.root)
+        path = manifests.manifest_path(self.project.root, stage, version.model)
         changed = not path.is_file() or path.read_text(encoding="utf-8") != text
         yield Landed(changed, manifest=path, image=image, messages=messages)
         manifests.write_manifests(self.project.root, stage, version.model, text)
@@ -365,25 +368,51 @@ class KubernetesTarget:
             return None
 
 
-def containerize(home: Path, bento: str, image: str, push: bool = False) -> str:
-    """Build ``image`` from ``bento`` with ``bentoml containerize`` (and push it); return what was done.
+def containerize(home: Path, bento: str, image: str, push: bool = False) -> tuple[str, str]:
+    """Build ``image`` from ``bento`` with ``bentoml containerize`` (and push it); return what was done and
+    the reference the manifests use: once pushed, ``image@sha256:…``, the registry's digest of what was
+    pushed, so the cluster runs those bytes even if the tag is later moved.
 
-    Where no Docker daemon answers, nothing is built and the message says how to build it elsewhere.
+    Where no Docker daemon answers, it raises :class:`DeployError` before the stage is assigned: a
+    manifest must not name an image nobody built.
     """
     docker = shutil.which("docker")
     if docker is None or subprocess.run([docker, "info"], capture_output=True, check=False).returncode != 0:
-        return (f"the image {image} was not built: no Docker daemon answers here. Build it where Docker runs "
-                f"(GitHub's Ubuntu runners have one): bentoml containerize {bento} --image-tag {image}")
+        raise DeployError(f"--build-image: the image {image} cannot be built, no Docker daemon answers here; "
+                          "nothing was deployed. Run the deploy where Docker runs (GitHub's Ubuntu runners have "
+                          f"one), or build it there with `bentoml containerize {bento} --image-tag {image}` and "
+                          "deploy without --build-image")
+    # BentoML copies the bento to a temporary folder and reads its Dockerfile template from there, but
+    # only from below the working folder: run it from the temporary folders' root.
     _run_or_fail([sys.executable, "-m", "bentoml", "containerize", bento, "--image-tag", image],
-                 packaging.bentoml_env(home), f"building the image {image} failed")
+                 packaging.bentoml_env(home), f"building the image {image} failed", cwd=tempfile.gettempdir())
     if not push:
-        return f"built the image {image}"
+        return f"built the image {image} (referred to by its tag: only a push gives it a registry digest)", image
     _run_or_fail([docker, "push", image], os.environ, f"pushing the image {image} failed (is the registry logged in?)")
-    return f"built and pushed the image {image}"
+    pinned = f"{image}@{_pushed_digest(docker, image)}"
+    return f"built and pushed the image {pinned}", pinned
 
 
-def _run_or_fail(command: list[str], env: Any, failure: str) -> None:
-    done = subprocess.run(command, env=dict(env), capture_output=True, text=True, check=False,
+def _pushed_digest(docker: str, image: str) -> str:
+    """The registry digest (``sha256:…``) of ``image`` as pushed, from ``docker inspect``'s RepoDigests."""
+    done = subprocess.run([docker, "inspect", "--format", "{{json .RepoDigests}}", image], capture_output=True,
+                          text=True, check=False, timeout=CONTAINERIZE_TIMEOUT_SECONDS)
+    repository = image.rsplit(":", 1)[0]
+    try:
+        digests = json.loads(done.stdout) if done.returncode == 0 else []
+    except ValueError:
+        digests = []
+    for reference in digests or []:
+        name, _, digest = str(reference).partition("@")
+        if name == repository and re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+            return digest
+    raise DeployError(f"the image {image} was pushed, but docker inspect gives no registry digest for it, so the "
+                      "manifests cannot pin it: nothing was deployed. Check `docker inspect --format "
+                      f"'{{{{json .RepoDigests}}}}' {image}`")
+
+
+def _run_or_fail(command: list[str], env: Any, failure: str, cwd: str | None = None) -> None:
+    done = subprocess.run(command, env=dict(env), cwd=cwd, capture_output=True, text=True, check=False,
                           timeout=CONTAINERIZE_TIMEOUT_SECONDS)
     if done.returncode != 0:
         tail = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()][-15:]

@@ -40,6 +40,7 @@ from mlship import __version__
 from mlship.errors import MlshipError, display_path
 from mlship.files import atomic_write_json, atomic_write_text, sha256_file, sha256_text
 from mlship.project import Project
+from mlship.ship import environment
 from mlship.train.cache import MODEL_FILE, PROFILE_FILE, CacheEntry
 
 if TYPE_CHECKING:
@@ -203,10 +204,13 @@ def package(project: Project, model: str, allow_failed: bool = False) -> Package
         "include": [SERVICE_FILE],
         "labels": {"model": model_tag, "fingerprint": result.fingerprint},
         "description": card.read_text(encoding="utf-8") if card.is_file() else None,
+        # Every package pinned here, to the tested environment: nothing left for BentoML to lock or resolve.
         "python": {"packages": _requirements(lineage), "lock_packages": False},
+        "docker": environment.docker_options(),
     }
     # The bento is named by everything it is made of: the same inputs give the same bento.
-    inputs = {"service": service, "bento": bento, "bentoml": metadata.version("bentoml")}
+    inputs = {"service": service, "bento": bento, "bentoml": metadata.version("bentoml"),
+              "dockerfile": environment.dockerfile_template()}
     bento["version"] = sha256_text(json.dumps(inputs, sort_keys=True))[:VERSION_DIGITS]
     saved = {
         "tag": model_tag,
@@ -246,13 +250,15 @@ def _save_build_export_in_subprocess(home: Path, model: dict[str, Any], bento: d
     with tempfile.TemporaryDirectory(prefix=f"mlship-package-{bento['name']}-") as scratch:
         context = Path(scratch)
         (context / SERVICE_FILE).write_text(service, encoding="utf-8")
+        (context / environment.DOCKERFILE_TEMPLATE_FILE).write_text(environment.dockerfile_template(), encoding="utf-8")
         staged = _staging_path(archive) if archive else None
         job = {"model": model, "bento": {**bento, "build_ctx": str(context)},
                "export_to": str(staged) if staged else None, "result": str(context / "result.json")}
         atomic_write_json(context / "job.json", job)
         try:
+            # In the build context: BentoML reads the Dockerfile template only from below the working folder.
             _run([sys.executable, "-m", "mlship.ship.packaging", str(context / "job.json")], home,
-                 f"packaging {bento['name']} with BentoML failed")
+                 f"packaging {bento['name']} with BentoML failed", cwd=context)
             if archive is not None and staged is not None:
                 os.replace(staged, archive)
                 atomic_write_text(digest_file(archive), f"{sha256_file(archive)}  {archive.name}\n")
@@ -418,9 +424,10 @@ def _literal(values: Any) -> str:
 
 def _requirements(lineage: dict[str, Any]) -> list[str]:
     """Exact pins of the libraries the model was trained with (the fingerprint guarantees they are the
-    installed ones) and of the service's own imports, so the bento installs without resolving anything."""
+    installed ones), of the service's own imports and of BentoML's, with everything each needs, so the
+    bento installs the tested environment without resolving anything."""
     names = [name for name in lineage["versions"] if name not in ("mlship", "python")] + list(SERVICE_LIBRARIES)
-    return [f"{name}=={metadata.version(name)}" for name in dict.fromkeys(names)]
+    return environment.pinned_closure([*dict.fromkeys(names), environment.BENTOML])
 
 
 def _without_none(value: Any) -> Any:
@@ -469,9 +476,10 @@ def _staging_path(archive: Path) -> Path:
     return archive.with_name(f".{archive.stem}.{os.getpid()}.partial.bento")
 
 
-def _run(command: list[str], home: Path, failure: str, error: type[PackagingError] = PackagingError) -> None:
+def _run(command: list[str], home: Path, failure: str, error: type[PackagingError] = PackagingError,
+         cwd: Path | None = None) -> None:
     try:
-        done = subprocess.run(command, env=bentoml_env(home), capture_output=True, text=True,
+        done = subprocess.run(command, env=bentoml_env(home), cwd=cwd, capture_output=True, text=True,
                               timeout=SUBPROCESS_TIMEOUT_SECONDS, check=False)
     except subprocess.TimeoutExpired:
         raise error(f"{failure}: no answer after {SUBPROCESS_TIMEOUT_SECONDS} s") from None
@@ -509,7 +517,7 @@ def _save_build_export(job: dict[str, Any]) -> dict[str, bool]:
     except NotFound:
         bentoml.bentos.build(service=bento["service"], name=bento["name"], version=bento["version"],
                              build_ctx=bento["build_ctx"], include=bento["include"], labels=bento["labels"],
-                             description=bento["description"], python=bento["python"])
+                             description=bento["description"], python=bento["python"], docker=bento["docker"])
         outcome["bento_built"] = True
     if job["export_to"]:
         bentoml.bentos.export_bento(tag, job["export_to"])
