@@ -205,7 +205,8 @@ def test_no_file_names_an_owner_the_project_does_not_control():
     assert "**`OWNER`** here and in the workflow snippets of the docs is a placeholder" in readme
     assert "**`OWNER`** in the workflow snippets below is a placeholder" in (REPO_ROOT / "docs/github.md").read_text()
     snippets = "".join(page.read_text() for page in sorted((REPO_ROOT / "docs").glob("*.md")))
-    assert re.findall(r"uses: (\S+)/mlship/\.github/workflows/", snippets) == ["OWNER"] * 5
+    used = set(re.findall(r"uses: (\S+)/mlship/\.github/workflows/(mlship-[a-z]+\.yml)@", snippets))
+    assert used == {("OWNER", path.name) for path in REPO_ROOT.glob(".github/workflows/mlship-*.yml")}
 
 
 @pytest.fixture
