@@ -19,6 +19,7 @@ import pandas as pd
 
 from mlship.errors import DataError, Location, did_you_mean, display_path
 from mlship.spec import Spec
+from mlship.train.lfs import refuse_lfs_pointer
 from mlship.train.split import digest_columns, held_out, row_digests
 
 MAX_LISTED = 12
@@ -76,17 +77,21 @@ class Dataset:
     warnings: list[str]
 
 
-def load_dataset(spec: Spec) -> Dataset:
+def load_dataset(spec: Spec, files: dict[str, Path] | None = None) -> Dataset:
+    """The model's rows, read from ``files`` (the local file of each data role, ``path`` and ``test_path``, as
+    :func:`mlship.train.remote.local_data_files` gives them), by default the spec's local paths."""
     data = spec.config.data
-    table = _read_source(spec)
-    _check_table(spec, table, _source_name(spec), "path")
+    files = files if files is not None else {role: spec.dir / getattr(data, role)
+                                             for role in ("path", "test_path") if getattr(data, role)}
+    table = _read_source(spec, files)
+    _check_table(spec, table, _source_name(spec), _field(spec, "path"))
     # By default every column but the target, and the split's key: an ID identifies a row, it predicts nothing.
     features = data.features or [c for c in table.columns if c not in (spec.target, data.split.key)]
     numeric, categorical = _column_kinds(spec, table, features)
     if data.split.key is not None:
         _check_key(spec, table, _source_name(spec))
-    if data.test_path:
-        test = _read_test_file(spec, features)
+    if "test_path" in files:
+        test = _read_test_file(spec, features, files["test_path"])
         train, test_rows = table, np.arange(len(test))
         train_digests, test_digests, record = _file_digests(spec, table, test)
     else:
@@ -105,7 +110,7 @@ def load_dataset(spec: Spec) -> Dataset:
         split=record,
         test_table=test,
         columns=[str(c) for c in table.columns],
-        target=target_profile(spec.task, pd.concat([train[spec.target], test[spec.target]]) if data.test_path
+        target=target_profile(spec.task, pd.concat([train[spec.target], test[spec.target]]) if "test_path" in files
                               else table[spec.target]),
         numeric=numeric,
         categorical=categorical,
@@ -115,17 +120,18 @@ def load_dataset(spec: Spec) -> Dataset:
     )
 
 
-def _read_test_file(spec: Spec, features: list[str]) -> pd.DataFrame:
-    data = spec.config.data
-    test = read_table(spec.dir / data.test_path, spec.location("data", "test_path"))
-    _check_table(spec, test, data.test_path, "test_path")
+def _read_test_file(spec: Spec, features: list[str], file: Path) -> pd.DataFrame:
+    data, field = spec.config.data, _field(spec, "test_path")
+    name = str(getattr(data, field))
+    test = read_table(file, spec.location("data", field))
+    _check_table(spec, test, name, field)
     lacking = [c for c in features if c not in test.columns]
     if lacking:
-        raise DataError(f"{data.test_path} lacks feature column{'s' if len(lacking) > 1 else ''} "
-                        f"{', '.join(repr(c) for c in lacking)}, which {data.path} has",
-                        spec.location("data", "test_path"))
+        raise DataError(f"{name} lacks feature column{'s' if len(lacking) > 1 else ''} "
+                        f"{', '.join(repr(c) for c in lacking)}, which {_source_name(spec)} has",
+                        spec.location("data", field))
     if data.split.key is not None:
-        _check_key(spec, test, data.test_path)
+        _check_key(spec, test, name)
     return test
 
 
@@ -161,6 +167,7 @@ def read_table(path: Path, location: Location | None) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"data file {display_path(path)} does not exist (paths are relative to the model folder)",
                         location)
+    refuse_lfs_pointer(path, location)
     try:
         _refuse_duplicates(_header(path), path)
         if path.suffix.lower() == ".csv":
@@ -191,18 +198,24 @@ def _refuse_duplicates(columns: list[str], path: Path) -> None:
         seen.add(column)
 
 
-def _read_source(spec: Spec) -> pd.DataFrame:
+def _read_source(spec: Spec, files: dict[str, Path]) -> pd.DataFrame:
     data = spec.config.data
     if data.sklearn:
         from sklearn import datasets
 
         return getattr(datasets, f"load_{data.sklearn}")(as_frame=True).frame
-    return read_table(spec.dir / data.path, spec.location("data", "path"))
+    return read_table(files["path"], spec.location("data", _field(spec, "path")))
 
 
 def _source_name(spec: Spec) -> str:
     data = spec.config.data
-    return f"sklearn dataset '{data.sklearn}'" if data.sklearn else str(data.path)
+    return f"sklearn dataset '{data.sklearn}'" if data.sklearn else str(data.url or data.path)
+
+
+def _field(spec: Spec, role: str) -> str:
+    """The spec field that gives a data role: ``path``/``test_path``, or ``url``/``test_url`` for a remote file."""
+    remote = {"path": "url", "test_path": "test_url"}[role]
+    return remote if getattr(spec.config.data, remote) else role
 
 
 def _check_table(spec: Spec, table: pd.DataFrame, name: str, source_field: str) -> None:
@@ -308,7 +321,7 @@ def _split_warnings(spec: Spec) -> list[str]:
     """The hash split does not stratify: say so when the spec asks for it in so many words."""
     data = spec.config.data
     asked = "stratify" in data.split.model_fields_set and data.split.stratify
-    return [STRATIFY_IGNORED] if asked and not data.test_path else []
+    return [STRATIFY_IGNORED] if asked and not (data.test_path or data.test_url) else []
 
 
 def _data_rows(positions: np.ndarray, shown: int = 5) -> str:
