@@ -417,7 +417,8 @@ def _remote_problems(spec: Spec) -> list[Problem]:
     if data.test_url and data.test_path:
         problems.append(Problem(spec.location("data", "test_url"), "give test_path or test_url, not both"))
     if data.test_url and data.sklearn:
-        problems.append(Problem(spec.location("data", "test_url"), "test_url goes with path or url, not with a bundled dataset"))
+        problems.append(Problem(spec.location("data", "test_url"),
+                                "test_url goes with path or url, not with a bundled dataset"))
     return problems
 
 

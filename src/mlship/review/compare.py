@@ -32,9 +32,9 @@ from mlship.review.rows import ComparedRows, compared_rows
 from mlship.spec import SPEC_FILE, Evaluation, SliceBy, Spec, load_spec
 from mlship.train.cache import CacheEntry
 from mlship.train.data import Dataset, load_dataset
-from mlship.train.remote import local_data_files
 from mlship.train.evaluation import score
 from mlship.train.fit import seed_params
+from mlship.train.remote import local_data_files
 from mlship.train.trainer import Trained, train
 
 MISSING_VALUE = "(missing)"
