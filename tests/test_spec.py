@@ -112,8 +112,8 @@ def test_a_valid_spec_validates_and_names_the_model(factory, run_cli):
         ),
         pytest.param(
             VALID.replace("  sklearn: iris\n", "  sklearn: iris\n  path: data.csv\n"),
-            "error: models/m/model.yaml:3: data: give exactly one data source: 'path' (a CSV or Parquet file) "
-            "or 'sklearn' (a bundled dataset)",
+            "error: models/m/model.yaml:3: data: give exactly one data source: 'path' (a CSV or Parquet file), "
+            "'url' (a file served over HTTP(S), with its sha256) or 'sklearn' (a bundled dataset)",
             id="two-data-sources",
         ),
         pytest.param(

@@ -318,3 +318,21 @@ def test_each_third_party_action_is_pinned_to_one_commit_everywhere():
                 pins.setdefault("/".join(repository.split("/")[:2]), set()).add(sha)
     assert {name: shas for name, shas in pins.items() if len(shas) > 1} == {}
     assert pins["actions/checkout"] == {"3d3c42e5aac5ba805825da76410c181273ba90b1"}  # v7.0.1, node24
+
+
+#: The jobs of each reusable workflow that read a model's data (train, compare, package, drift).
+DATA_READERS = {"mlship-pr.yml": {"compare", "report"}, "mlship-release.yml": {"pending", "release"},
+                "mlship-drift.yml": {"drift"}}
+
+
+@pytest.mark.parametrize("name", sorted(DATA_READERS))
+def test_jobs_that_read_data_fetch_git_lfs_objects_when_the_caller_sets_lfs(name):
+    document = load(REPO_ROOT / ".github/workflows" / name)
+    declared = document["on"]["workflow_call"]["inputs"]["lfs"]
+    assert (declared["type"], declared["default"]) == ("boolean", "false")
+    for job, body in document["jobs"].items():
+        project = [step for step in body.get("steps", [])
+                   if step.get("uses", "").startswith("actions/checkout@") and "repository" not in step.get("with", {})]
+        wanted = "${{ inputs.lfs }}" if job in DATA_READERS[name] else None
+        assert [step["with"].get("lfs") for step in project] == [wanted] * len(project), job
+        assert job not in DATA_READERS[name] or project, f"{job} checks out no project"

@@ -56,7 +56,7 @@ def validate(models: Sequence[str] = (), project: Project | None = None) -> list
             if "model" not in failed:
                 found += model_problems(spec)
             if "data" not in failed:
-                found += check_data(spec)
+                found += check_data(spec, project.cache_dir)
         if found:
             problems += found
         else:

@@ -70,10 +70,21 @@ class Split(_Section):
     stratify: bool = True
 
 
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+#: The fields of a pinned remote file (see mlship.train.remote); left out of the training config when unset,
+#: so that the fingerprints of specs without them stay as they were.
+REMOTE_FIELDS = ("url", "sha256", "test_url", "test_sha256")
+
+
 class Data(_Section):
     path: str | None = None
     sklearn: SklearnDataset | None = None
+    #: A file served over HTTP(S), pinned by its SHA-256: downloaded once into the cache and verified.
+    url: str | None = None
+    sha256: Sha256 | None = None
     test_path: str | None = None
+    test_url: str | None = None
+    test_sha256: Sha256 | None = None
     target: str | None = None
     features: list[str] | None = None
     categorical: list[str] = []
@@ -242,6 +253,9 @@ class Spec:
         apply to the reference profile when drift is checked.
         """
         config = self.config.model_dump(mode="json", include={"task", "data", "model"})
+        for key in REMOTE_FIELDS:
+            if config["data"][key] is None:
+                del config["data"][key]
         evaluation = self.config.evaluation
         config["evaluation"] = {"metrics": self.metrics, "positive_class": evaluation.positive_class}
         if evaluation.seeds > 1:  # only then, so that the fingerprints of specs without it stay as they were
@@ -393,6 +407,32 @@ def _allowed_keys(path: FieldPath) -> list[str]:
     return list(section.model_fields)
 
 
+def _remote_problems(spec: Spec) -> list[Problem]:
+    """A remote file needs an http(s) URL naming a .csv or .parquet file, and the SHA-256 that pins it."""
+    data, problems = spec.config.data, []
+    for url_field, digest_field in (("url", "sha256"), ("test_url", "test_sha256")):
+        url, digest = getattr(data, url_field), getattr(data, digest_field)
+        if url is None:
+            if digest is not None:
+                problems.append(Problem(spec.location("data", digest_field), f"{digest_field} goes with {url_field}"))
+            continue
+        if not re.match(r"^https?://[^/\s]+/", url):
+            problems.append(Problem(spec.location("data", url_field), f"'{url}' is not an http:// or https:// URL"))
+        elif Path(url.split("?", 1)[0].split("#", 1)[0]).suffix.lower() not in (".csv", ".parquet", ".pq"):
+            problems.append(Problem(spec.location("data", url_field),
+                                    f"'{url}' does not name a .csv or .parquet file (its path must end in one)"))
+        if digest is None:
+            problems.append(Problem(spec.location("data", url_field),
+                                    f"a downloaded file is never trusted without its digest: add {digest_field}: "
+                                    f"<the file's SHA-256, 64 lowercase hex digits> (e.g. from `sha256sum`)"))
+    if data.test_url and data.test_path:
+        problems.append(Problem(spec.location("data", "test_url"), "give test_path or test_url, not both"))
+    if data.test_url and data.sklearn:
+        problems.append(Problem(spec.location("data", "test_url"),
+                                "test_url goes with path or url, not with a bundled dataset"))
+    return problems
+
+
 def _semantic_problems(spec: Spec) -> list[Problem]:
     """Checks that span fields, and the files a spec refers to."""
     config, problems = spec.config, []
@@ -401,16 +441,18 @@ def _semantic_problems(spec: Spec) -> list[Problem]:
         problems.append(Problem(spec.location(*field), message))
 
     data = config.data
-    if bool(data.path) == bool(data.sklearn):
-        add("give exactly one data source: 'path' (a CSV or Parquet file) or 'sklearn' (a bundled dataset)", "data")
+    if [bool(data.path), bool(data.sklearn), bool(data.url)].count(True) != 1:
+        add("give exactly one data source: 'path' (a CSV or Parquet file), 'url' (a file served over HTTP(S), "
+            "with its sha256) or 'sklearn' (a bundled dataset)", "data")
+    problems += _remote_problems(spec)
     if data.sklearn:
         suited = SKLEARN_DATASETS[data.sklearn]
         if suited != config.task:
             add(f"'{data.sklearn}' is a {suited} dataset but task is {config.task}", "data", "sklearn")
         if data.test_path:
             add("test_path goes with path, not with a bundled dataset", "data", "test_path")
-    elif not data.target and data.path:
-        add("required with 'path': the name of the column to predict", "data", "target")
+    elif not data.target and (data.path or data.url):
+        add(f"required with '{'path' if data.path else 'url'}': the name of the column to predict", "data", "target")
     for index, column in enumerate(data.features or []):
         if column == spec.target:
             add(f"'{column}' is the target: a model given the answer as a feature learns nothing useful; "

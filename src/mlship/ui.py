@@ -92,7 +92,7 @@ def changes(result: "ChangeSet", shown_reasons: int = 3) -> str:
 def validated(spec: "Spec") -> str:
     from mlship.errors import display_path
 
-    source = spec.config.data.path or f"sklearn:{spec.config.data.sklearn}"
+    source = spec.config.data.path or spec.config.data.url or f"sklearn:{spec.config.data.sklearn}"
     model = spec.config.model.estimator or spec.config.model.entrypoint
     return f"{PASS} {spec.name} ({display_path(spec.file)}): {spec.task}, {model}, data {source}"
 

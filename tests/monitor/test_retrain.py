@@ -201,6 +201,24 @@ def test_a_model_on_a_bundled_dataset_says_what_to_change(factory, tmp_path):
     assert caught.value.exit_code == 2
 
 
+def test_a_model_on_a_pinned_url_says_what_to_change(factory, tmp_path):
+    factory.model("churn", f"""
+        task: classification
+        data:
+          url: http://127.0.0.1:1/churn.csv
+          sha256: {"a" * 64}
+          target: churned
+        model:
+          estimator: sklearn.linear_model.LogisticRegression
+    """)
+    factory.git_init()
+    with pytest.raises(SpecError) as caught:
+        retrain(factory.project, "churn", new_data(tmp_path))
+    assert str(caught.value).startswith("models/churn/model.yaml:3: data.url: retraining replaces the model's data "
+                                        "file, but this model reads a file pinned by URL: publish the new data")
+    assert caught.value.exit_code == 2
+
+
 @pytest.mark.parametrize("changes, field, message", [
     ({"churned": None}, "data.target", "target column 'churned' is not in {new}"),
     ({"region": None}, "evaluation.slices[0]", "slice column 'region' is not in {new}"),

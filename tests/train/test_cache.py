@@ -24,6 +24,7 @@ from mlship.project import Project
 from mlship.train import fingerprint as fingerprint_module
 from mlship.train.cache import (ENTRY_FILES, LINEAGE_FILE, MANIFEST_FILE, METRICS_FILE, MODEL_FILE, STAGING_PREFIX,
                                 TRAIN_DIGESTS_FILE, Cache)
+from mlship.train.digests import MEMO_FILE
 from mlship.train.fingerprint import fingerprint
 
 # --- helpers -----------------------------------------------------------------------
@@ -79,7 +80,8 @@ def build_calls(factory) -> int:
 
 
 def cache_listing(factory) -> list[str]:
-    return sorted(p.name for p in factory.project.cache_dir.iterdir())
+    """The entries and staging folders in the cache (not the memo of data digests beside them)."""
+    return sorted(p.name for p in factory.project.cache_dir.iterdir() if p.name != MEMO_FILE)
 
 
 def stamp(path) -> tuple[int, int, int]:

@@ -161,6 +161,11 @@ def _commit_on_branch(root: Path, spec: Spec, new: Path, retrained: Retrained, p
 def _data_file(spec: Spec, root: Path) -> Path:
     """The data file the spec reads, which must lie in the repository."""
     data = spec.config.data
+    if data.url:
+        raise SpecError([Problem(spec.location("data", "url"),
+                                 "retraining replaces the model's data file, but this model reads a file pinned by URL: "
+                                 "publish the new data at a URL and set data.url and data.sha256 to it in a pull "
+                                 "request (or keep the data in the repository and set data.path)")])
     if not data.path:
         raise SpecError([Problem(spec.location("data", "sklearn"),
                                  f"retraining replaces the model's data file, but this model reads scikit-learn's "

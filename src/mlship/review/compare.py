@@ -35,6 +35,7 @@ from mlship.train.cache import CacheEntry
 from mlship.train.data import Dataset, load_dataset
 from mlship.train.evaluation import score
 from mlship.train.fit import seed_params
+from mlship.train.remote import local_data_files
 from mlship.train.trainer import Trained, train
 
 MISSING_VALUE = "(missing)"
@@ -166,7 +167,7 @@ def compare_model(project: Project, name: str, base: Checkout) -> Comparison:
         note = f"the baseline at the merge-base cannot be evaluated ({reason}), so only absolute gates apply"
         return _without_baseline(spec, candidate_result, candidate_entry, note, new=False)
     return _compare(spec, baseline_spec, candidate_result, candidate_entry, baseline_result,
-                    CacheEntry(baseline_result.entry), base.commit)
+                    CacheEntry(baseline_result.entry), base.commit, project.cache_dir)
 
 
 def _without_baseline(spec: Spec, result: Trained, entry: CacheEntry, note: str, new: bool) -> Comparison:
@@ -182,8 +183,8 @@ def _without_baseline(spec: Spec, result: Trained, entry: CacheEntry, note: str,
 
 
 def _compare(spec: Spec, baseline_spec: Spec, candidate: Trained, candidate_entry: CacheEntry,
-             baseline: Trained, baseline_entry: CacheEntry, base_commit: str) -> Comparison:
-    dataset = load_dataset(spec)
+             baseline: Trained, baseline_entry: CacheEntry, base_commit: str, cache_dir: Path) -> Comparison:
+    dataset = load_dataset(spec, local_data_files(spec, cache_dir))
     candidate_predictions = candidate_entry.predictions()
     assert np.array_equal(candidate_predictions["row"].to_numpy(), dataset.test_rows), "split is deterministic"
     candidate_model = _predictions_of(candidate_predictions, dataset.classes)

@@ -95,8 +95,8 @@ def ledger_document(c: "Comparison") -> dict[str, Any]:
         "deltas": {name: delta.to_dict() for name, delta in c.deltas.items()},
         "gates": [gate.to_dict() for gate in c.gates],
         "performance": c.candidate_performance,
-        "data": {"digests": lineage["data"]["digests"], "train_rows": lineage["data"]["train_rows"],
-                 "test_rows": lineage["data"]["test_rows"]},
+        "data": {"digests": lineage["data"]["digests"], "sources": lineage["data"].get("sources", []),
+                 "train_rows": lineage["data"]["train_rows"], "test_rows": lineage["data"]["test_rows"]},
         "split": lineage.get("split"),
         # The commit the model was trained at, and whether its files differed from it then (a dirty tree's
         # commit does not hold what was trained): what the card's lineage must not hide.
@@ -164,7 +164,7 @@ def verify(project: Project, name: str) -> Verification:
     approved, 1.6.1 here``), so the message says what to reinstall or retrain.
     """
     recorded = read(project, name)
-    current = fingerprint(project.spec(name))
+    current = fingerprint(project.spec(name), project.cache_dir)
     parts = recorded.get("fingerprint_parts", {})
     differing = [describe_difference(key, parts.get(key), current.parts[key])
                  for key in sorted(current.parts) if parts.get(key) != current.parts[key]]

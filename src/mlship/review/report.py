@@ -248,8 +248,8 @@ def _card_context(c: "Comparison") -> dict[str, Any]:
         "task": spec.task,
         "model": spec.config.model.estimator or spec.config.model.entrypoint,
         "params": [{"key": k, "value": _value(v)} for k, v in sorted(spec.config.model.params.items())],
-        "data_source": spec.config.data.path or Markdown("scikit-learn's bundled {} dataset").format(
-            code(spec.config.data.sklearn)),
+        "data_source": spec.config.data.path or spec.config.data.url
+        or Markdown("scikit-learn's bundled {} dataset").format(code(spec.config.data.sklearn)),
         "target": spec.target,
         "data": lineage["data"],
         "target_profile": _target(lineage["data"].get("target")),

@@ -20,6 +20,7 @@ import pandas as pd
 from mlship.errors import DataError, Location, Problem, did_you_mean, display_path
 from mlship.spec import Spec
 from mlship.train.columns import FeatureKinds, feature_kinds, is_numeric
+from mlship.train.lfs import refuse_lfs_pointer
 from mlship.train.split import digest_columns, held_out, row_digests
 
 MAX_LISTED = 12
@@ -81,17 +82,20 @@ class Dataset:
     warnings: list[str]
 
 
-def load_dataset(spec: Spec) -> Dataset:
-    """The model's rows, split; the first problem :func:`check_data` would list is raised as a :class:`DataError`."""
+def load_dataset(spec: Spec, files: dict[str, Path] | None = None) -> Dataset:
+    """The model's rows, split, read from ``files`` (the local file of each data role, ``path`` and
+    ``test_path``, as :func:`mlship.train.remote.local_data_files` gives them), by default the spec's
+    local paths; the first problem :func:`check_data` would list is raised as a :class:`DataError`."""
     data = spec.config.data
-    table = _read_source(spec)
-    _raise_first(_table_problems(spec, table, _source_name(spec), "path"))
+    files = files if files is not None else _local_files(spec)
+    table = _read_source(spec, files)
+    _raise_first(_table_problems(spec, table, _source_name(spec), _field(spec, "path")))
     features = _features(spec, table)
     kinds = _raise_first_or(feature_kinds(spec, table, features))
     if data.split.key is not None:
         _raise_first(_key_problems(spec, table, _source_name(spec)))
-    if data.test_path:
-        test = _read_test_file(spec, features)
+    if "test_path" in files:
+        test = _read_test_file(spec, features, files["test_path"])
         train, test_rows = table, np.arange(len(test))
         train_digests, test_digests, record = _file_digests(spec, table, test)
     else:
@@ -110,7 +114,7 @@ def load_dataset(spec: Spec) -> Dataset:
         split=record,
         test_table=test,
         columns=[str(c) for c in table.columns],
-        target=target_profile(spec.task, pd.concat([train[spec.target], test[spec.target]]) if data.test_path
+        target=target_profile(spec.task, pd.concat([train[spec.target], test[spec.target]]) if "test_path" in files
                               else table[spec.target]),
         numeric=kinds.numeric,
         categorical=kinds.categorical,
@@ -122,26 +126,28 @@ def load_dataset(spec: Spec) -> Dataset:
     )
 
 
-def check_data(spec: Spec) -> list[Problem]:
+def check_data(spec: Spec, cache_dir: Path | None = None) -> list[Problem]:
     """Every problem :func:`load_dataset` could meet, found in one pass: ``mlship validate`` lists them all
-    (a missing file stops the checks of that file; a missing column stops none of the others)."""
+    (a missing file stops the checks of that file; a missing column stops none of the others). With
+    ``cache_dir``, a file pinned by URL is fetched into it (and checked against its digest) first."""
     data, problems = spec.config.data, []
     try:
-        table = _read_source(spec)
+        files = _local_files(spec, cache_dir)
+        table = _read_source(spec, files)
     except DataError as error:
-        return [_as_problem(spec, error, "path")]
-    problems += _table_problems(spec, table, _source_name(spec), "path")
+        return [_as_problem(spec, error, _field(spec, "path"))]
+    problems += _table_problems(spec, table, _source_name(spec), _field(spec, "path"))
     features = _features(spec, table)
     present = [c for c in features if c in table.columns]
     if present:
         problems += feature_kinds(spec, table, present).problems
     if data.split.key is not None:
         problems += _key_problems(spec, table, _source_name(spec))
-    if data.test_path:
+    if "test_path" in files:
         try:
-            _read_test_file(spec, present)
+            _read_test_file(spec, present, files["test_path"])
         except DataError as error:
-            problems.append(_as_problem(spec, error, "test_path"))
+            problems.append(_as_problem(spec, error, _field(spec, "test_path")))
     elif not problems:
         try:
             _hash_split(spec, table)
@@ -181,17 +187,28 @@ def _raise_first_or(kinds: FeatureKinds) -> FeatureKinds:
     return kinds
 
 
-def _read_test_file(spec: Spec, features: list[str]) -> pd.DataFrame:
+def _local_files(spec: Spec, cache_dir: Path | None = None) -> dict[str, Path]:
+    """The spec's data files by role; with ``cache_dir``, those pinned by URL too (fetched)."""
+    if cache_dir is not None:
+        from mlship.train.remote import local_data_files
+
+        return local_data_files(spec, cache_dir)
     data = spec.config.data
-    test = read_table(spec.dir / data.test_path, spec.location("data", "test_path"))
-    _raise_first(_table_problems(spec, test, data.test_path, "test_path"))
+    return {role: spec.dir / getattr(data, role) for role in ("path", "test_path") if getattr(data, role)}
+
+
+def _read_test_file(spec: Spec, features: list[str], file: Path) -> pd.DataFrame:
+    data, field = spec.config.data, _field(spec, "test_path")
+    name = str(getattr(data, field))
+    test = read_table(file, spec.location("data", field))
+    _raise_first(_table_problems(spec, test, name, field))
     lacking = [c for c in features if c not in test.columns]
     if lacking:
-        raise DataError(f"{data.test_path} lacks feature column{'s' if len(lacking) > 1 else ''} "
-                        f"{', '.join(repr(c) for c in lacking)}, which {data.path} has",
-                        spec.location("data", "test_path"))
+        raise DataError(f"{name} lacks feature column{'s' if len(lacking) > 1 else ''} "
+                        f"{', '.join(repr(c) for c in lacking)}, which {_source_name(spec)} has",
+                        spec.location("data", field))
     if data.split.key is not None:
-        _raise_first(_key_problems(spec, test, data.test_path))
+        _raise_first(_key_problems(spec, test, name))
     return test
 
 
@@ -227,6 +244,7 @@ def read_table(path: Path, location: Location | None) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"data file {display_path(path)} does not exist (paths are relative to the model folder)",
                         location)
+    refuse_lfs_pointer(path, location)
     try:
         _refuse_duplicates(_header(path), path)
         if path.suffix.lower() == ".csv":
@@ -257,18 +275,24 @@ def _refuse_duplicates(columns: list[str], path: Path) -> None:
         seen.add(column)
 
 
-def _read_source(spec: Spec) -> pd.DataFrame:
+def _read_source(spec: Spec, files: dict[str, Path]) -> pd.DataFrame:
     data = spec.config.data
     if data.sklearn:
         from sklearn import datasets
 
         return getattr(datasets, f"load_{data.sklearn}")(as_frame=True).frame
-    return read_table(spec.dir / data.path, spec.location("data", "path"))
+    return read_table(files["path"], spec.location("data", _field(spec, "path")))
 
 
 def _source_name(spec: Spec) -> str:
     data = spec.config.data
-    return f"sklearn dataset '{data.sklearn}'" if data.sklearn else str(data.path)
+    return f"sklearn dataset '{data.sklearn}'" if data.sklearn else str(data.url or data.path)
+
+
+def _field(spec: Spec, role: str) -> str:
+    """The spec field that gives a data role: ``path``/``test_path``, or ``url``/``test_url`` for a remote file."""
+    remote = {"path": "url", "test_path": "test_url"}[role]
+    return remote if getattr(spec.config.data, remote) else role
 
 
 def _table_problems(spec: Spec, table: pd.DataFrame, name: str, source_field: str) -> list[Problem]:
@@ -374,7 +398,7 @@ def _split_warnings(spec: Spec) -> list[str]:
     """The hash split does not stratify: say so when the spec asks for it in so many words."""
     data = spec.config.data
     asked = "stratify" in data.split.model_fields_set and data.split.stratify
-    return [STRATIFY_IGNORED] if asked and not data.test_path else []
+    return [STRATIFY_IGNORED] if asked and not (data.test_path or data.test_url) else []
 
 
 def _data_rows(positions: np.ndarray, shown: int = 5) -> str:

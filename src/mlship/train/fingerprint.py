@@ -23,6 +23,7 @@ import platform
 import re
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
@@ -30,6 +31,8 @@ from mlship import __version__
 from mlship.errors import DataError, display_path
 from mlship.files import sha256_file, sha256_text
 from mlship.spec import Spec
+from mlship.train.digests import DigestMemo
+from mlship.train.lfs import refuse_lfs_pointer
 
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy")
 #: The model folder's own dependencies, installed by the setup action before training.
@@ -48,23 +51,30 @@ class Fingerprint:
     parts: dict
 
 
-def fingerprint(spec: Spec) -> Fingerprint:
+def fingerprint(spec: Spec, cache_dir: Path | None = None) -> Fingerprint:
+    """The fingerprint of ``spec``'s model; with ``cache_dir``, data digests are remembered there by
+    each file's stat (:mod:`mlship.train.digests`), so an unchanged data file is not read again."""
+    memo = DigestMemo(cache_dir) if cache_dir is not None else None
     parts = {
         "format": ENTRY_FORMAT,
         "spec": sha256_text(spec.training_config_json()),
-        "data": data_digests(spec),
+        "data": data_digests(spec, memo),
         "code": code_digest(spec),
         "versions": library_versions(spec),
     }
+    if memo is not None:
+        memo.save()
     return Fingerprint(sha256_text(json.dumps(parts, sort_keys=True)), parts)
 
 
-def data_digests(spec: Spec) -> dict[str, str]:
-    """SHA-256 of each data file by its path in the spec; bundled datasets are named by the library version."""
+def data_digests(spec: Spec, memo: DigestMemo | None = None) -> dict[str, str]:
+    """SHA-256 of each data file by its path in the spec (a pinned URL by the digest the spec pins: the file is
+    verified against it when it is downloaded); bundled datasets are named by the library version."""
     data = spec.config.data
     if data.sklearn:
         return {f"sklearn:{data.sklearn}": "bundled with scikit-learn"}
-    digests = {}
+    digests = {getattr(data, url): getattr(data, sha) for url, sha in (("url", "sha256"), ("test_url", "test_sha256"))
+               if getattr(data, url)}
     for field in ("path", "test_path"):
         relative = getattr(data, field)
         if relative:
@@ -74,8 +84,25 @@ def data_digests(spec: Spec) -> dict[str, str]:
                     f"data file {display_path(file)} does not exist (paths are relative to the model folder)",
                     spec.location("data", field),
                 )
-            digests[relative] = sha256_file(file)
+            refuse_lfs_pointer(file, spec.location("data", field))
+            digests[relative] = memo.sha256(file) if memo is not None else sha256_file(file)
     return digests
+
+
+def data_sources(spec: Spec, digests: dict[str, str]) -> list[dict[str, str]]:
+    """Where each data role (``path``, ``test_path``) came from, for the lineage, the ledger and the model card:
+    a file in the repository with its SHA-256, a pinned URL with its SHA-256, or a bundled dataset."""
+    data = spec.config.data
+    if data.sklearn:
+        return [{"role": "path", "kind": "sklearn", "dataset": data.sklearn}]
+    sources = []
+    for role, url_field, digest_field in (("path", "url", "sha256"), ("test_path", "test_url", "test_sha256")):
+        relative, url = getattr(data, role), getattr(data, url_field)
+        if relative:
+            sources.append({"role": role, "kind": "file", "path": relative, "sha256": digests[relative]})
+        elif url:
+            sources.append({"role": role, "kind": "url", "url": url, "sha256": getattr(data, digest_field)})
+    return sources
 
 
 def code_digest(spec: Spec) -> str | None:

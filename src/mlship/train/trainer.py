@@ -22,7 +22,7 @@ from mlship.metrics import CATALOGUE
 from mlship.spec import Spec
 from mlship.train.cache import (LINEAGE_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, PROFILE_FILE,
                                REPLICAS_FILE, TRAIN_DIGESTS_FILE, Cache, CacheEntry)
-from mlship.train.fingerprint import Fingerprint, fingerprint
+from mlship.train.fingerprint import Fingerprint, data_sources, fingerprint
 
 if TYPE_CHECKING:
     from mlship.train.data import Dataset
@@ -54,7 +54,7 @@ class Trained:
 
 def train(spec: Spec, cache_dir: Path, use_cache: bool = True) -> Trained:
     """Train and evaluate the model of ``spec`` as its files are now, or load it from the cache in ``cache_dir``."""
-    fp = fingerprint(spec)
+    fp = fingerprint(spec, cache_dir)
     cache = Cache(cache_dir)
     entry = cache.get(fp.value) if use_cache else None
     cache_hit = entry is not None
@@ -88,11 +88,12 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
     from mlship.train.fit import build_estimator, fit
     from mlship.train.importance import permutation_importance
     from mlship.train.profile import build_profile, save_profile
+    from mlship.train.remote import local_data_files
 
     started = time.perf_counter()
     with _users_code(spec, "building the estimator"):
         estimator, entrypoint_module = build_estimator(spec)
-    dataset = load_dataset(spec)
+    dataset = load_dataset(spec, local_data_files(spec, cache.root))
     loaded = time.perf_counter()
     with _users_code(spec, "fitting"):
         trained = fit(spec, estimator, dataset)
@@ -140,7 +141,8 @@ def _train_into_cache(spec: Spec, fp: Fingerprint, cache: Cache) -> CacheEntry:
             "fingerprint_parts": fp.parts,
             "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "git": {"commit": reviewed_commit(spec.dir), "dirty": is_dirty(spec.dir, [spec.dir, *spec.data_files()])},
-            "data": {"digests": fp.parts["data"], "train_rows": len(dataset.X_train),
+            "data": {"digests": fp.parts["data"], "sources": data_sources(spec, fp.parts["data"]),
+                     "train_rows": len(dataset.X_train),
                      "test_rows": len(dataset.X_test), "columns": dataset.columns,
                      "features": list(dataset.X_train.columns), "categorical": dataset.categorical,
                      "dates": dataset.dates, "treatment": dataset.treatment, "target": dataset.target},
