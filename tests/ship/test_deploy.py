@@ -379,8 +379,11 @@ def is_free(port: int) -> bool:
 def test_a_signal_to_serve_stops_its_whole_server_and_exits_128_plus_the_signal(project, number, code):
     root, port = project.root, serving.free_port()
     mark = f"{root / '.mlship/serve/churn'}:{port}"
+    # As from a terminal: a pytest-xdist worker ignores SIGINT, and an ignored signal stays ignored in its
+    # children (mlship leaves it so, as for a background job).
     process = subprocess.Popen(command(root, "serve", "churn", "--version", "v0.1.0", "--port", str(port)),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         wait_for(lambda: serving.is_ready(serving.Server(0, port, "", "")), 120, "ready")
         assert len(serving.marked(mark)) >= 2, "an arbiter and its worker, marked"
